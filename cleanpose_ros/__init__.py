@@ -1,0 +1,1 @@
+"""CleanPose category-level 6D pose estimation for ROS 2."""

@@ -1,0 +1,1 @@
+"""ROS-free core: types, config, geometry, preprocessing, pipeline. Never imports rclpy or messages."""

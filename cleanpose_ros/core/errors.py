@@ -1,0 +1,41 @@
+"""Exceptions of the core. Every input problem carries a short machine-readable reason code so
+the node, the evaluation tool and the replay tool can count rejected inputs per reason."""
+from __future__ import annotations
+
+
+class CleanPoseError(Exception):
+    """Base class of everything this package raises on purpose."""
+
+
+class ConfigError(CleanPoseError, ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+class WeightsError(CleanPoseError):
+    """A weights/checkpoint file is missing, corrupt, unsafe or incompatible."""
+
+
+class InputError(CleanPoseError, ValueError):
+    """Input data that cannot produce a trustworthy pose.
+
+    `reason` is one of the REASONS codes below; it is what gets counted in diagnostics.
+    """
+
+    REASONS = (
+        "empty_mask",          # mask has no pixels
+        "too_few_points",      # mask AND valid depth leaves fewer than the minimum points
+        "invalid_depth",       # depth all zero / NaN / saturated inside the mask or frame
+        "size_mismatch",       # rgb, depth, mask or intrinsics disagree in resolution
+        "unknown_encoding",    # image encoding we cannot convert
+        "unknown_category",    # category name or id outside the configured set
+        "missing_camera_info", # no intrinsics for the frame
+        "stale",               # frame older than the allowed age
+        "out_of_order",        # stamp older than one already processed
+        "bad_message",         # anything else structurally wrong with a message
+    )
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown InputError reason {reason!r}")
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason

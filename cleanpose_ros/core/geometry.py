@@ -1,0 +1,127 @@
+"""Small, exact geometry helpers (numpy only). Quaternions are (x, y, z, w) as in ROS."""
+from __future__ import annotations
+
+import numpy as np
+
+from .types import CameraIntrinsics
+
+
+def backproject(depth_m: np.ndarray, intrinsics: CameraIntrinsics, mask: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Back-project valid depth pixels (finite, > 0, inside `mask`) to camera-frame points.
+
+    Returns (points (N, 3) float32 metres, pixel_indices (N, 2) int64 as (row, col)).
+    Pixel (v, u) maps to x = (u - cx) z / fx, y = (v - cy) z / fy, z = depth.
+    """
+    valid = np.isfinite(depth_m) & (depth_m > 0)
+    if mask is not None:
+        valid &= mask.astype(bool)
+    rows, cols = np.nonzero(valid)
+    z = depth_m[rows, cols].astype(np.float64)
+    x = (cols - intrinsics.cx) * z / intrinsics.fx
+    y = (rows - intrinsics.cy) * z / intrinsics.fy
+    pts = np.stack([x, y, z], axis=1).astype(np.float32)
+    return pts, np.stack([rows, cols], axis=1).astype(np.int64)
+
+
+def project(points: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Project camera-frame points (N, 3) to pixel coordinates (N, 2) as (u, v)."""
+    p = np.asarray(points, dtype=np.float64)
+    z = p[:, 2]
+    return np.stack([intrinsics.fx * p[:, 0] / z + intrinsics.cx, intrinsics.fy * p[:, 1] / z + intrinsics.cy], axis=1)
+
+
+def compose_srt(scale: float, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """4x4 [[s R, t], [0, 1]]."""
+    m = np.eye(4)
+    m[:3, :3] = float(scale) * np.asarray(rotation, dtype=np.float64)
+    m[:3, 3] = np.asarray(translation, dtype=np.float64)
+    return m
+
+
+def decompose_srt(srt: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Inverse of compose_srt for a similarity transform: (scale, R, t); scale = cbrt(det(sR))."""
+    srt = np.asarray(srt, dtype=np.float64)
+    sr = srt[:3, :3]
+    scale = float(np.cbrt(np.linalg.det(sr)))
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"not a similarity transform with positive scale (det={np.linalg.det(sr)})")
+    return scale, sr / scale, srt[:3, 3].copy()
+
+
+def transform_points(srt: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 4x4 transform to (N, 3) points."""
+    p = np.asarray(points, dtype=np.float64)
+    return p @ srt[:3, :3].T + srt[:3, 3]
+
+
+def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """Rotation matrix -> unit quaternion (x, y, z, w) with w >= 0 (Shepperd's method)."""
+    r = np.asarray(rotation, dtype=np.float64)
+    tr = np.trace(r)
+    if tr > 0:
+        s = 2.0 * np.sqrt(tr + 1.0)
+        q = [(r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, 0.25 * s]
+    elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2])
+        q = [0.25 * s, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s, (r[2, 1] - r[1, 2]) / s]
+    elif r[1, 1] > r[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2])
+        q = [(r[0, 1] + r[1, 0]) / s, 0.25 * s, (r[1, 2] + r[2, 1]) / s, (r[0, 2] - r[2, 0]) / s]
+    else:
+        s = 2.0 * np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1])
+        q = [(r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, 0.25 * s, (r[1, 0] - r[0, 1]) / s]
+    q = np.asarray(q)
+    q /= np.linalg.norm(q)
+    return -q if q[3] < 0 else q
+
+
+def quaternion_to_rotation(q: np.ndarray) -> np.ndarray:
+    """Quaternion (x, y, z, w), normalised first, -> 3x3 rotation matrix."""
+    x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def axis_angle_to_rotation(axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    """Rodrigues' formula."""
+    a = np.asarray(axis, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle_rad) * k + (1 - np.cos(angle_rad)) * (k @ k)
+
+
+def rotation_about_y(angle_rad: float) -> np.ndarray:
+    c, s = np.cos(angle_rad), np.sin(angle_rad)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """Uniformly distributed rotation (from a uniform random unit quaternion)."""
+    q = rng.normal(size=4)
+    return quaternion_to_rotation(q)
+
+
+def rotation_angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
+    """Geodesic angle between two rotations, degrees."""
+    c = (np.trace(np.asarray(r1) @ np.asarray(r2).T) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
+def box_corners(size: np.ndarray) -> np.ndarray:
+    """8 corners (8, 3) of an axis-aligned box of extents `size` centred at the origin.
+
+    Order: index bits (i>>2, i>>1, i) & 1 select -/+ along x, y, z.
+    """
+    half = np.asarray(size, dtype=np.float64) / 2.0
+    signs = np.array([[(i >> 2) & 1, (i >> 1) & 1, i & 1] for i in range(8)], dtype=np.float64) * 2 - 1
+    return signs * half
+
+
+#: Pairs of corner indices (into box_corners) forming the 12 box edges.
+BOX_EDGES: tuple[tuple[int, int], ...] = tuple(
+    (i, j) for i in range(8) for j in range(i + 1, 8) if bin(i ^ j).count("1") == 1
+)

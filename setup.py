@@ -1,0 +1,52 @@
+"""ament_python package definition; also installs with plain pip into a venv."""
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = "cleanpose_ros"
+
+
+def _data(dest: str, pattern: str) -> tuple[str, list[str]]:
+    return (os.path.join("share", PACKAGE, dest), sorted(p for p in glob(pattern) if os.path.isfile(p)))
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    python_requires=">=3.10",
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        _data("launch", "launch/*.py"),
+        _data("config", "config/*.yaml"),
+        _data("config", "config/*.xml"),
+        _data("config", "config/*.rviz"),
+        _data("config/model", "config/model/*.yaml"),
+        _data("weights", "weights/*"),
+    ],
+    install_requires=["setuptools", "numpy", "pyyaml"],
+    zip_safe=True,
+    maintainer="cleanpose_ros maintainers",
+    maintainer_email="maintainers@cleanpose-ros.invalid",
+    description="CleanPose category-level 6D pose and size estimation for ROS 2",
+    license="MIT",
+    entry_points={
+        "console_scripts": [
+            # ROS executables (ros2 run cleanpose_ros <name>)
+            "cleanpose_node = cleanpose_ros.ros.node:main",
+            "demo_camera = cleanpose_ros.ros.demo_camera:main",
+            "smoke = cleanpose_ros.tools.smoke:main",
+            # offline tools
+            "cleanpose-smoke = cleanpose_ros.tools.smoke:main",
+            "cleanpose-demo = cleanpose_ros.tools.demo:main",
+            "cleanpose-generate = cleanpose_ros.tools.generate:main",
+            "cleanpose-train = cleanpose_ros.tools.train:main",
+            "cleanpose-evaluate = cleanpose_ros.tools.evaluate:main",
+            "cleanpose-export = cleanpose_ros.tools.export:main",
+            "cleanpose-make-bag = cleanpose_ros.tools.make_bag:main",
+            "cleanpose-replay = cleanpose_ros.tools.replay:main",
+        ],
+    },
+)

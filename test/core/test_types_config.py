@@ -1,0 +1,59 @@
+"""Boundary dataclasses validate their inputs; the YAML loader refuses bad configs clearly."""
+import numpy as np
+import pytest
+
+from cleanpose_ros.core.config import PipelineConfig, PreprocessConfig, from_dict, load_yaml, to_dict
+from cleanpose_ros.core.errors import ConfigError, InputError
+from cleanpose_ros.core.types import CameraIntrinsics, Frame, PoseEstimate, category_index
+
+
+def test_frame_rejects_size_mismatch():
+    k = CameraIntrinsics(500, 500, 320, 240, 640, 480)
+    with pytest.raises(InputError) as e:
+        Frame(np.zeros((480, 640, 3), np.uint8), np.zeros((240, 320), np.float32), k)
+    assert e.value.reason == "size_mismatch"
+    with pytest.raises(InputError) as e:
+        Frame(np.zeros((240, 320, 3), np.uint8), np.zeros((240, 320), np.float32), k)
+    assert e.value.reason == "size_mismatch"
+
+
+def test_intrinsics_reject_garbage():
+    with pytest.raises(InputError) as e:
+        CameraIntrinsics(0.0, 500, 320, 240, 640, 480)
+    assert e.value.reason == "missing_camera_info"
+    with pytest.raises(InputError):
+        CameraIntrinsics(float("nan"), 500, 320, 240, 640, 480)
+
+
+def test_category_index():
+    assert category_index("bottle") == 0 and category_index("mug") == 5
+    with pytest.raises(InputError) as e:
+        category_index("toaster")
+    assert e.value.reason == "unknown_category"
+
+
+def test_pose_estimate_scale_and_srt():
+    p = PoseEstimate(1, "mug", 0.9, np.eye(3), np.array([0, 0, 1.0]), np.array([0.3, 0.4, 0.0]))
+    assert p.scale == pytest.approx(0.5)
+    np.testing.assert_allclose(p.srt[:3, :3], 0.5 * np.eye(3))
+
+
+def test_config_round_trip_and_validation(tmp_path):
+    cfg = from_dict(PipelineConfig, {"score_threshold": 0.5, "preprocess": {"num_points": 512}})
+    assert cfg.preprocess.num_points == 512 and cfg.score_threshold == 0.5
+    assert from_dict(PipelineConfig, to_dict(cfg)) == cfg
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['num_pointz'\]"):
+        from_dict(PreprocessConfig, {"num_pointz": 3})
+    with pytest.raises(ConfigError, match="min_depth_m < max_depth_m"):
+        from_dict(PreprocessConfig, {"min_depth_m": 2.0, "max_depth_m": 1.0})
+    with pytest.raises(ConfigError, match="not one of"):
+        from_dict(PreprocessConfig, {"hole_fill": "magic"})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        from_dict(PreprocessConfig, {"num_points": "many"})
+    with pytest.raises(ConfigError, match="enabled_categories"):
+        from_dict(PipelineConfig, {"enabled_categories": ["toaster"]})
+    p = tmp_path / "c.yaml"
+    p.write_text("pipeline:\n  score_threshold: 0.25\n")
+    assert load_yaml(PipelineConfig, p, section="pipeline").score_threshold == 0.25
+    with pytest.raises(ConfigError, match="not found"):
+        load_yaml(PipelineConfig, tmp_path / "missing.yaml")
