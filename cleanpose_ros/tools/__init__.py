@@ -1,0 +1,1 @@
+"""Thin command-line tools; the logic lives in the library packages."""
