@@ -1,0 +1,136 @@
+"""Frame + instances -> FrameResult: the one inference path of the node and the offline tools.
+
+Steps: filter instances (category known and enabled, score threshold, max objects), the shared
+preprocessing (core/preprocess.py), ONE engine call for all remaining objects of the frame,
+postprocessing (core/postprocess.py). Every refused instance is reported with a reason.
+
+The engine is passed in (engines/base.py Engine); this module never imports torch or
+onnxruntime. `Pipeline.from_weights` builds one from a weights file through engines/factory.py,
+imported only when called.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .config import PipelineConfig
+from .errors import ConfigError
+from .postprocess import decode_poses
+from .preprocess import preprocess_instances
+from .types import Frame, FrameResult, Instance
+
+if TYPE_CHECKING:  # engines/base.py is torch-free, but keep core's import graph minimal
+    from ..engines.base import Engine, ModelInfo
+
+logger = logging.getLogger(__name__)
+
+#: Rejection reasons produced by the pipeline's own filters (FrameResult.rejected).
+REJECT_UNKNOWN_CATEGORY = "unknown_category"  # category not in config.categories
+REJECT_CATEGORY_DISABLED = "category_disabled"  # known, but not in config.enabled_categories
+REJECT_LOW_SCORE = "low_score"  # detection score below config.score_threshold
+REJECT_MAX_OBJECTS = "max_objects"  # beyond config.max_objects (lowest scores dropped first)
+
+#: Names of FrameResult.timings_ms entries, in order.
+TIMING_STAGES = ("preprocess", "engine", "postprocess", "total")
+
+
+def config_for_model(config: PipelineConfig, info: "ModelInfo") -> PipelineConfig:
+    """`config` with the preprocessing sizes (num_points, crop_size) the model was built for."""
+    preprocess = dataclasses.replace(config.preprocess, num_points=info.num_points, crop_size=info.crop_size)
+    return dataclasses.replace(config, preprocess=preprocess)
+
+
+def check_config_matches_model(config: PipelineConfig, info: "ModelInfo") -> None:
+    """Refuse a pipeline config whose preprocessing or categories differ from the model's."""
+    problems = []
+    if config.preprocess.num_points != info.num_points:
+        problems.append(f"preprocess.num_points is {config.preprocess.num_points}, the model needs {info.num_points}")
+    if config.preprocess.crop_size != info.crop_size:
+        problems.append(f"preprocess.crop_size is {config.preprocess.crop_size}, the model needs {info.crop_size}")
+    if tuple(config.categories) != tuple(info.categories):
+        problems.append(f"categories are {list(config.categories)}, the model was trained on {list(info.categories)}")
+    if problems:
+        raise ConfigError(
+            f"pipeline config does not match model {info.name!r}: " + "; ".join(problems)
+            + " (set these values, or leave the config out to take them from the weights)")
+
+
+class Pipeline:
+    """Callable: `pipeline(frame, instances) -> FrameResult`. Not thread-safe; one per worker."""
+
+    def __init__(self, engine: "Engine", config: PipelineConfig | None = None, seed: int = 0) -> None:
+        """`config=None` takes the defaults with the model's preprocessing sizes.
+
+        `seed` drives the point sampling of the preprocessing, so a frame always gives the same
+        result.
+        """
+        self._engine = engine
+        self._config = config_for_model(PipelineConfig(), engine.info) if config is None else config
+        check_config_matches_model(self._config, engine.info)
+        self._seed = seed
+        self._known = frozenset(self._config.categories)
+        self._enabled = frozenset(self._config.enabled_categories)
+
+    @classmethod
+    def from_weights(cls, weights: str | Path, engine: str = "torch", device: str = "cpu",
+                     config: PipelineConfig | None = None, seed: int = 0, **engine_options: Any) -> "Pipeline":
+        """Build the engine for a checkpoint (.pt) or exported network (.onnx) and wrap it.
+
+        See engines/factory.py build_pipeline for `engine_options` (precision, providers,
+        fallback, num_threads, inference_seed).
+        """
+        from ..engines.factory import build_pipeline  # lazy: may import torch / onnxruntime
+
+        return build_pipeline(weights, engine=engine, device=device, config=config, seed=seed, **engine_options)
+
+    @property
+    def engine(self) -> "Engine":
+        return self._engine
+
+    @property
+    def config(self) -> PipelineConfig:
+        return self._config
+
+    def _select(self, instances: Sequence[Instance]) -> tuple[list[Instance], list[tuple[int, str]]]:
+        """Apply the category, score and count filters; keeps the input order of survivors."""
+        rejected: list[tuple[int, str]] = []
+        candidates: list[Instance] = []
+        for inst in instances:
+            if inst.category not in self._known:
+                rejected.append((inst.instance_id, REJECT_UNKNOWN_CATEGORY))
+            elif inst.category not in self._enabled:
+                rejected.append((inst.instance_id, REJECT_CATEGORY_DISABLED))
+            elif not inst.score >= self._config.score_threshold:  # NaN scores are refused too
+                rejected.append((inst.instance_id, REJECT_LOW_SCORE))
+            else:
+                candidates.append(inst)
+        if len(candidates) > self._config.max_objects:
+            # Stable sort: equal scores keep their input order.
+            by_score = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+            keep = set(by_score[: self._config.max_objects])
+            rejected.extend((candidates[i].instance_id, REJECT_MAX_OBJECTS) for i in by_score[self._config.max_objects:])
+            candidates = [c for i, c in enumerate(candidates) if i in keep]
+        return candidates, rejected
+
+    def __call__(self, frame: Frame, instances: Sequence[Instance]) -> FrameResult:
+        t0 = time.perf_counter()
+        selected, rejected = self._select(instances)
+        batch = None
+        if selected:
+            batch, refused = preprocess_instances(frame, selected, self._config.preprocess,
+                                                  categories=self._config.categories, seed=self._seed)
+            rejected.extend(refused)
+        t1 = time.perf_counter()
+        outputs = self._engine.run(batch.tensors()) if batch is not None else None
+        t2 = time.perf_counter()
+        poses = []
+        if batch is not None and outputs is not None:
+            poses, refused = decode_poses(outputs, batch)
+            rejected.extend(refused)
+        t3 = time.perf_counter()
+        timings = (("preprocess", 1e3 * (t1 - t0)), ("engine", 1e3 * (t2 - t1)),
+                   ("postprocess", 1e3 * (t3 - t2)), ("total", 1e3 * (t3 - t0)))
+        return FrameResult(poses=tuple(poses), rejected=tuple(rejected), timings_ms=timings)

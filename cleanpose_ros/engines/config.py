@@ -1,0 +1,62 @@
+"""Engine selection as one validated, YAML-loadable dataclass (core/config.py from_dict rules)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ..core.errors import ConfigError
+
+#: ONNX Runtime execution providers by their short config names, fastest first.
+ORT_PROVIDER_NAMES: dict[str, str] = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Which backend runs the network, where, and what to do when that place is unavailable."""
+
+    kind: Literal["torch", "onnx"] = "torch"
+    device: str = "cpu"  # "cpu", "cuda" or "cuda:<index>"
+    precision: Literal["fp32", "fp16"] = "fp32"  # torch only; fp16 (autocast) needs CUDA
+    #: onnx only: execution providers in order of preference; empty = derived from `device`
+    #: (cpu -> [cpu]; cuda -> [cuda, cpu]). The first one is the one asked for.
+    providers: tuple[str, ...] = ()
+    #: requested device/provider missing: true = log a warning and run on the next available one
+    #: (down to the CPU), false = raise ProviderUnavailableError.
+    fallback: bool = False
+    num_threads: int = 0  # CPU threads for the engine; 0 = the library's default
+    #: seed of the confounder-queue samples of the torch engine (an ONNX file has its own baked in)
+    inference_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("torch", "onnx"):
+            raise ConfigError(f"engine kind must be 'torch' or 'onnx', got {self.kind!r}")
+        if self.precision not in ("fp32", "fp16"):
+            raise ConfigError(f"precision must be 'fp32' or 'fp16', got {self.precision!r}")
+        if not _DEVICE.match(self.device):
+            raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:<index>', got {self.device!r}")
+        unknown = [p for p in self.providers if p not in ORT_PROVIDER_NAMES]
+        if unknown:
+            raise ConfigError(f"unknown providers {unknown}; allowed: {list(ORT_PROVIDER_NAMES)}")
+        if len(set(self.providers)) != len(self.providers):
+            raise ConfigError(f"providers listed twice: {list(self.providers)}")
+        if self.precision == "fp16" and self.kind != "torch":
+            raise ConfigError("precision fp16 is a torch-engine option; export an fp16 ONNX file instead")
+        if self.num_threads < 0:
+            raise ConfigError(f"num_threads must be >= 0, got {self.num_threads}")
+
+    @property
+    def device_index(self) -> int:
+        return int(self.device.split(":")[1]) if ":" in self.device else 0
+
+    def provider_preference(self) -> tuple[str, ...]:
+        """Short provider names in order of preference (onnx engine)."""
+        if self.providers:
+            return self.providers
+        return ("cuda", "cpu") if self.device.startswith("cuda") else ("cpu",)

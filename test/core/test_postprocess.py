@@ -1,0 +1,54 @@
+"""Postprocessing: engine outputs -> PoseEstimate; unusable outputs are refused, never emitted."""
+import numpy as np
+import pytest
+
+from cleanpose_ros.core.geometry import random_rotation, rotation_angle_deg
+from cleanpose_ros.core.postprocess import (REJECT_DEGENERATE_ROTATION, REJECT_INVALID_SIZE, REJECT_NON_FINITE,
+                                            decode_poses, orthonormalize_rotation)
+from cleanpose_ros.core.types import ObjectBatch
+
+
+def _batch(n: int) -> ObjectBatch:
+    return ObjectBatch(
+        rgb=np.zeros((n, 3, 8, 8), np.float32), points=np.zeros((n, 4, 3), np.float32),
+        choose=np.zeros((n, 4), np.int64), category=np.arange(n, dtype=np.int64) % 6,
+        instance_ids=tuple(range(10, 10 + n)), categories=tuple(["bottle", "bowl", "camera", "can", "laptop", "mug"][i % 6]
+                                                                  for i in range(n)),
+        scores=tuple(0.5 + 0.1 * i for i in range(n)), crop_boxes=np.zeros((n, 4), np.int64))
+
+
+def test_orthonormalize_repairs_noise_and_reflections():
+    rng = np.random.default_rng(0)
+    r = random_rotation(rng)
+    noisy = r + rng.normal(scale=1e-3, size=(3, 3))
+    fixed, sv = orthonormalize_rotation(noisy)
+    np.testing.assert_allclose(fixed @ fixed.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(fixed) == pytest.approx(1.0, abs=1e-12)
+    assert rotation_angle_deg(fixed, r) < 0.2 and np.abs(sv - 1).max() < 0.01
+    reflected, _ = orthonormalize_rotation(r @ np.diag([1.0, 1.0, -1.0]))
+    assert np.linalg.det(reflected) == pytest.approx(1.0, abs=1e-12)
+    # an exact rotation comes back unchanged
+    np.testing.assert_allclose(orthonormalize_rotation(r)[0], r, atol=1e-12)
+
+
+def test_decode_refuses_non_finite_degenerate_and_negative_size_and_keeps_scores():
+    rng = np.random.default_rng(1)
+    n = 5
+    rot = np.stack([random_rotation(rng) for _ in range(n)]).astype(np.float32)
+    trans = rng.uniform(-0.2, 0.2, (n, 3)).astype(np.float32) + np.float32([0, 0, 1])
+    size = rng.uniform(0.05, 0.2, (n, 3)).astype(np.float32)
+    rot[1, 0, 0] = np.nan          # instance 11: NaN rotation
+    trans[2, 2] = np.inf           # instance 12: inf translation
+    rot[3] = 0.01 * rot[3]         # instance 13: near-zero matrix, not a rotation
+    size[4, 1] = -0.01             # instance 14: negative extent
+    poses, rejected = decode_poses({"rotation": rot, "translation": trans, "size": size}, _batch(n))
+    assert dict(rejected) == {11: REJECT_NON_FINITE, 12: REJECT_NON_FINITE, 13: REJECT_DEGENERATE_ROTATION,
+                              14: REJECT_INVALID_SIZE}
+    assert len(poses) == 1
+    p = poses[0]
+    assert (p.instance_id, p.category, p.score) == (10, "bottle", 0.5)
+    assert p.rotation.dtype == np.float64 and np.linalg.det(p.rotation) == pytest.approx(1.0, abs=1e-9)
+    assert rotation_angle_deg(p.rotation, rot[0].astype(np.float64)) < 1e-3
+    np.testing.assert_array_equal(p.translation, trans[0].astype(np.float64))
+    np.testing.assert_array_equal(p.size, size[0].astype(np.float64))
+    assert all(np.isfinite(q.srt).all() for q in poses)
