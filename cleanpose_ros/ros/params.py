@@ -1,0 +1,176 @@
+"""The node's parameters: one frozen dataclass tree, declared as ROS parameters once.
+
+Every field of `NodeConfig` becomes a read-only ROS parameter named by its dotted path
+(`sync.slop_ms`, `output.tf_prefix`, ...). The values the node receives are turned back into a
+`NodeConfig` with core.config.from_dict, so the ROS node, the demo tool and the YAML file share
+one validation; a bad value stops the node at start with a message naming the parameter.
+Defaults live here and, for people reading config files, in config/cleanpose.yaml (a test keeps
+the two equal).
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal, Mapping
+
+import yaml
+
+from ..core.config import from_dict
+from ..core.errors import ConfigError
+from ..core.types import CATEGORIES
+
+
+def require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+def _p(default: Any, help: str) -> Any:
+    """A field with a default and the description shown by `ros2 param describe`."""
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class InferenceParams:
+    weights: str = _p("", "weights file (.pt checkpoint or .onnx); empty = the shipped weights/cleanpose_lite.pt")
+    engine: Literal["torch", "onnx"] = _p("torch", "inference engine")
+    device: str = _p("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
+    num_threads: int = _p(0, "CPU threads for inference; 0 = library default")
+    seed: int = _p(0, "seed of the point sampling, so a frame always gives the same poses")
+
+    def __post_init__(self) -> None:
+        require(self.num_threads >= 0, f"num_threads must be >= 0, got {self.num_threads}")
+        require(bool(self.device.strip()), "device must not be empty")
+
+
+@dataclass(frozen=True)
+class FilterParams:
+    score_threshold: float = _p(0.0, "detections with a lower score are skipped")
+    max_objects: int = _p(32, "objects per frame at most, highest scores first")
+    enabled_categories: tuple[str, ...] = _p(CATEGORIES, "categories to report (subset of the model's)")
+    min_depth_m: float = _p(0.1, "depths below this count as missing")
+    max_depth_m: float = _p(3.0, "depths above this count as missing")
+    min_points: int = _p(32, "instances with fewer valid depth pixels are refused")
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.score_threshold <= 1.0, f"score_threshold must be in [0, 1], got {self.score_threshold}")
+        require(self.max_objects >= 1, f"max_objects must be >= 1, got {self.max_objects}")
+        require(len(self.enabled_categories) > 0, "enabled_categories must not be empty")
+        require(0.0 <= self.min_depth_m < self.max_depth_m,
+                f"need 0 <= min_depth_m < max_depth_m, got {self.min_depth_m}, {self.max_depth_m}")
+        require(self.min_points >= 4, f"min_points must be >= 4, got {self.min_points}")
+
+
+@dataclass(frozen=True)
+class SyncParams:
+    slop_ms: float = _p(20.0, "largest stamp difference between the messages of one frame")
+    queue_size: int = _p(10, "messages kept per input topic while waiting for a match")
+    max_age_ms: float = _p(1000.0, "frames older than this when the worker takes them are dropped; 0 = never")
+    input_qos: Literal["sensor_data", "reliable"] = _p("sensor_data", "QoS of the input subscriptions")
+    input_depth: int = _p(5, "history depth of the input subscriptions")
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.slop_ms <= 10_000.0, f"slop_ms must be in [0, 10000], got {self.slop_ms}")
+        require(1 <= self.queue_size <= 1000, f"queue_size must be in [1, 1000], got {self.queue_size}")
+        require(self.max_age_ms >= 0.0, f"max_age_ms must be >= 0, got {self.max_age_ms}")
+        require(self.input_depth >= 1, f"input_depth must be >= 1, got {self.input_depth}")
+
+
+@dataclass(frozen=True)
+class OutputParams:
+    frame_id: str = _p("", "frame of the outputs; empty = the colour image's header.frame_id")
+    tf_prefix: str = _p("cleanpose_", "TF child frame = <tf_prefix><category>_<instance id>")
+    publish_tf: bool = _p(True, "publish one TF frame per object on /tf")
+    publish_markers: bool = _p(True, "publish RViz markers (boxes, axes, labels)")
+    publish_points: bool = _p(False, "publish the objects' sampled points as PointCloud2")
+    points_per_object: int = _p(256, "points per object in the PointCloud2")
+    marker_line_width_m: float = _p(0.004, "line width of box and axis markers")
+    marker_text_height_m: float = _p(0.025, "height of the label text")
+    output_depth: int = _p(10, "history depth of the (reliable) output publishers")
+
+    def __post_init__(self) -> None:
+        require(not self.tf_prefix.startswith("/"), f"tf_prefix must not start with '/', got {self.tf_prefix!r}")
+        require(self.points_per_object >= 1, f"points_per_object must be >= 1, got {self.points_per_object}")
+        require(self.marker_line_width_m > 0, f"marker_line_width_m must be > 0, got {self.marker_line_width_m}")
+        require(self.marker_text_height_m > 0, f"marker_text_height_m must be > 0, got {self.marker_text_height_m}")
+        require(self.output_depth >= 1, f"output_depth must be >= 1, got {self.output_depth}")
+
+
+@dataclass(frozen=True)
+class HealthParams:
+    diagnostics_period_s: float = _p(1.0, "period of /diagnostics")
+    log_period_s: float = _p(10.0, "period of the status log line; 0 = off")
+    min_rate_hz: float = _p(1.0, "diagnostics level WARN below this input rate")
+
+    def __post_init__(self) -> None:
+        require(self.diagnostics_period_s > 0, f"diagnostics_period_s must be > 0, got {self.diagnostics_period_s}")
+        require(self.log_period_s >= 0, f"log_period_s must be >= 0, got {self.log_period_s}")
+        require(self.min_rate_hz >= 0, f"min_rate_hz must be >= 0, got {self.min_rate_hz}")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    use_detections: bool = _p(True, "true: Detection2DArray names each mask id's category; "
+                                    "false: mask value = NOCS class id (1-based), one object per category")
+    inference: InferenceParams = field(default_factory=InferenceParams)
+    filters: FilterParams = field(default_factory=FilterParams)
+    sync: SyncParams = field(default_factory=SyncParams)
+    output: OutputParams = field(default_factory=OutputParams)
+    health: HealthParams = field(default_factory=HealthParams)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str  # dotted ROS parameter name
+    default: Any  # plain ROS-compatible value (lists for tuples)
+    help: str
+    type_hint: Any
+
+
+def parameter_specs(cls: type = NodeConfig, prefix: str = "") -> Iterator[ParamSpec]:
+    """Every leaf field of the config tree as (dotted name, default, help, type)."""
+    hints = typing.get_type_hints(cls)
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            yield from parameter_specs(tp, f"{prefix}{f.name}.")
+            continue
+        value = getattr(defaults, f.name)
+        yield ParamSpec(f"{prefix}{f.name}", list(value) if isinstance(value, tuple) else value,
+                        f.metadata.get("help", ""), tp)
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{'sync.slop_ms': 5} -> {'sync': {'slop_ms': 5}}."""
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def config_from_parameters(values: Mapping[str, Any]) -> NodeConfig:
+    """Dotted parameter values -> validated NodeConfig (ConfigError names the bad parameter)."""
+    return from_dict(NodeConfig, nest(values), where="parameters")
+
+
+def load_node_config(path: str | Path, node_name: str = "cleanpose_node") -> NodeConfig:
+    """Read a ROS 2 params file (`<node or /**>: ros__parameters: ...`) into a NodeConfig."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read parameters: {e}") from None
+    for key in (node_name, f"/{node_name}", "/**"):
+        section = data.get(key)
+        if isinstance(section, Mapping) and "ros__parameters" in section:
+            return from_dict(NodeConfig, section["ros__parameters"], where=str(path))
+    raise ConfigError(f"{path}: no '{node_name}' or '/**' section with ros__parameters")
