@@ -8,7 +8,7 @@ from cleanpose_ros.core.geometry import axis_angle_to_rotation, random_rotation,
 from cleanpose_ros.core.types import CATEGORIES
 from cleanpose_ros.metrics.evaluator import EvaluationThresholds, NocsEvaluator
 from cleanpose_ros.metrics.reference import reference_evaluate
-from test.metrics.frames import SIZES, make_frame, scene_objects
+from test.metrics.frames import SIZES, make_frame, random_frames, scene_objects
 
 SUMMARY = ("IoU25", "IoU50", "IoU75", "5deg2cm", "5deg5cm", "10deg2cm", "10deg5cm")
 POSE = ("5deg2cm", "5deg5cm", "10deg2cm", "10deg5cm")
@@ -164,38 +164,11 @@ def test_evaluator_reset_and_bad_class_id():
         short.process(make_frame("0", gts + scene_objects(rng, ["mug"]), []))
 
 
-def _random_frames(seed: int, n_frames: int):
-    """Noisy predictions, misses, duplicates, false positives, hidden mug handles and a NaN pose."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for f in range(n_frames):
-        cats = list(rng.choice(CATEGORIES, size=rng.integers(1, 5)))
-        gts = []
-        for k, cat in enumerate(cats):
-            t = np.array([rng.uniform(-0.3, 0.3), rng.uniform(-0.2, 0.2), rng.uniform(0.8, 1.3)])
-            gts.append((cat, random_rotation(rng), t, np.array(SIZES[cat]) * rng.uniform(0.8, 1.2, 3),
-                        bool(rng.random() > 0.4)))
-        preds = []
-        for cat, r, t, s, _ in gts:
-            for _ in range(rng.integers(0, 3)):
-                noise = axis_angle_to_rotation(rng.normal(size=3), np.radians(rng.uniform(0, 20)))
-                preds.append((cat, r @ noise, t + rng.normal(0, 0.02, 3), s * rng.uniform(0.8, 1.25, 3),
-                              float(np.round(rng.random(), 2))))
-        if rng.random() < 0.3:
-            cat = str(rng.choice(CATEGORIES))
-            preds.append((cat, random_rotation(rng), np.array([0.0, 0.0, 1.0]), np.array(SIZES[cat]), 0.3))
-        frames.append(make_frame(str(f), gts, preds))
-    bad = frames[0]
-    if bad.num_pred:
-        bad.pred_srts[0, 0, 0] = np.nan
-    return frames
-
-
 @pytest.mark.parametrize("variant", ["corrected", "legacy"])
 def test_fast_evaluator_equals_slow_reference(variant):
     thresholds = EvaluationThresholds(rotation_deg=(0.0, 2.0, 5.0, 10.0, 20.0, 360.0),
                                       translation_cm=(0.0, 1.0, 2.0, 5.0, 100.0))
-    frames = _random_frames(11, 12)
+    frames = random_frames(11, 12)
     ev = NocsEvaluator(thresholds=thresholds, iou_variants=(variant,))
     for f in frames:
         ev.process(f)

@@ -1,0 +1,99 @@
+"""NOCS-protocol evaluation of the pose pipeline on a NOCS-format folder, or of a predictions file.
+
+Run the pipeline (resumable; frames already in OUT/predictions.jsonl are skipped):
+  cleanpose-evaluate --data DATA --split test --weights W.pt [--engine torch|onnx]
+                     [--segmentation DIR_OF_results_pkl] --out OUT
+Only compute the metrics of an existing predictions file (staged evaluation):
+  cleanpose-evaluate --predictions OUT/predictions.jsonl --out OUT2
+Writes OUT/metrics.json, OUT/metrics.txt and OUT/ap_vs_{iou,rotation,translation}.png and prints
+the table. The logic lives in cleanpose_ros.evaluation.runner; see docs/evaluation.md.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from cleanpose_ros.evaluation.runner import (PREDICTIONS_FILENAME, evaluate_dataset, evaluate_predictions_file,
+                                             nocs_samples)
+
+logger = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cleanpose-evaluate", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.splitlines()[1:]))
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, help="NOCS-format root (the folder holding real/, camera/, gts/, ...)")
+    src.add_argument("--predictions", type=Path, help="only evaluate this predictions file (no network run)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--source", default="real", help="tree under --data: real (REAL275-style) or camera")
+    p.add_argument("--split", default="test", help="split folder / list name (default: test)")
+    p.add_argument("--weights", type=Path, help="checkpoint (.pt) or exported network (.onnx)")
+    p.add_argument("--engine", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--segmentation", type=Path,
+                   help="folder of segmentation results_*.pkl (default: ground-truth masks)")
+    p.add_argument("--pipeline-config", type=Path, help="YAML of a PipelineConfig (default: the node's defaults)")
+    p.add_argument("--all-frames", action="store_true", help="use <split>_list_all.txt instead of the valid list")
+    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N frames (0 = all)")
+    p.add_argument("--no-resume", action="store_true", help="start the predictions file afresh")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG curves")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = library default)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.predictions is not None:
+        if not args.predictions.is_file():
+            print(f"cleanpose-evaluate: no such predictions file: {args.predictions}", file=sys.stderr)
+            return 2
+        metrics = evaluate_predictions_file(args.predictions, args.out, plots=not args.no_plots)
+    else:
+        if args.weights is None:
+            print("cleanpose-evaluate: --weights is required with --data", file=sys.stderr)
+            return 2
+        metrics = _run_dataset(args)
+    from cleanpose_ros.metrics.report import format_table
+
+    print(format_table(metrics))
+    print(f"written: {args.out / 'metrics.json'}, {args.out / 'metrics.txt'}"
+          + ("" if args.no_plots else f", {args.out}/ap_vs_*.png"))
+    return 0
+
+
+def _run_dataset(args: argparse.Namespace) -> dict:
+    from cleanpose_ros.core.config import PipelineConfig, load_yaml
+    from cleanpose_ros.core.pipeline import Pipeline
+    from cleanpose_ros.data.nocs_reader import NocsReader
+    from cleanpose_ros.evaluation.predictions import read_predictions
+
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    config = load_yaml(PipelineConfig, args.pipeline_config) if args.pipeline_config else None
+    pipeline = Pipeline.from_weights(args.weights, engine=args.engine, device=args.device, config=config)
+    reader = NocsReader(args.data, source=args.source, split=args.split, valid_only=not args.all_frames,
+                        categories=pipeline.config.categories)
+    if args.limit > 0:
+        reader.rels = reader.rels[: args.limit]
+    pred_path = args.out / PREDICTIONS_FILENAME
+    done: set[str] = set()
+    if not args.no_resume and pred_path.is_file():
+        done = {r.frame_id for r in read_predictions(pred_path)[1]}
+    meta = {"data": str(args.data), "source": args.source, "split": args.split, "weights": str(args.weights),
+            "engine": args.engine, "device": args.device,
+            "instances": str(args.segmentation) if args.segmentation else "ground-truth masks"}
+    samples = nocs_samples(reader, args.segmentation, skip=done)
+    return evaluate_dataset(pipeline, samples, args.out, categories=pipeline.config.categories, meta=meta,
+                            resume=not args.no_resume, total=len([r for r in reader.rels if r not in done]),
+                            plots=not args.no_plots)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
