@@ -1,0 +1,117 @@
+"""Output heads: per-keypoint NOCS coordinates (bin classification + expectation), pose and size
+regression, the training-only reconstruction branch and the distillation projector."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .attention import SelfAttentionBlock
+from .config import NocsHeadConfig, PoseHeadConfig, ReconConfig
+from .rotation import rotation_from_6d
+
+
+def _pointwise_bn_mlp(widths: list[int], last_plain: bool = False) -> nn.Sequential:
+    """Conv1d(1x1) + BatchNorm + ReLU stack on (B, C, K); optionally a plain final linear layer."""
+    layers: list[nn.Module] = []
+    pairs = list(zip(widths, widths[1:]))
+    for i, (cin, cout) in enumerate(pairs):
+        if last_plain and i == len(pairs) - 1:
+            layers.append(nn.Conv1d(cin, cout, 1))
+        else:
+            layers += [nn.Conv1d(cin, cout, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class NocsHead(nn.Module):
+    """Keypoint features (B, K, D) -> NOCS coordinates (B, K, 3) in [-0.5, 0.5] for the instance's category."""
+
+    def __init__(self, cfg: NocsHeadConfig, dim: int, num_categories: int, heads: int) -> None:
+        super().__init__()
+        self.num_categories = num_categories
+        self.bins = cfg.bins
+        self.embed = _pointwise_bn_mlp([dim, cfg.hidden, cfg.hidden, dim])
+        self.attention = nn.ModuleList(SelfAttentionBlock(dim, heads) for _ in range(cfg.attention_blocks))
+        self.classify = _pointwise_bn_mlp([dim, cfg.hidden, cfg.hidden, num_categories * 3 * cfg.bins], last_plain=True)
+        self.register_buffer("bin_centres", torch.linspace(-0.5, 0.5, cfg.bins), persistent=False)
+
+    def forward(self, kpt_feat: Tensor, category: Tensor) -> Tensor:
+        h = self.embed(kpt_feat.transpose(1, 2)).transpose(1, 2)
+        for block in self.attention:
+            h = block(h)
+        logits = self.classify(h.transpose(1, 2)).transpose(1, 2)  # (B, K, C*3*bins)
+        b, k, _ = logits.shape
+        logits = logits.reshape(b, k, self.num_categories, 3 * self.bins)
+        index = category.view(-1, 1, 1, 1).expand(-1, k, 1, 3 * self.bins)
+        logits = torch.gather(logits, 2, index).reshape(b, k, 3, self.bins)
+        return (logits.softmax(dim=-1) * self.bin_centres).sum(-1)
+
+
+class PoseSizeHead(nn.Module):
+    """(kpt_3d centred, kpt_nocs, kpt_feat) -> rotation (B, 3, 3), translation offset (B, 3), size (B, 3)."""
+
+    def __init__(self, cfg: PoseHeadConfig, dim: int) -> None:
+        super().__init__()
+        c1, c2 = cfg.coord_dims
+        self.point_mlp = nn.Sequential(nn.Conv1d(3, c1, 1), nn.ReLU(inplace=True), nn.Conv1d(c1, c2, 1), nn.ReLU(inplace=True))
+        self.nocs_mlp = nn.Sequential(nn.Conv1d(3, c1, 1), nn.ReLU(inplace=True), nn.Conv1d(c1, c2, 1), nn.ReLU(inplace=True))
+        self.fuse = nn.Sequential(nn.Conv1d(2 * c2 + dim, cfg.hidden, 1), nn.ReLU(inplace=True),
+                                  nn.Conv1d(cfg.hidden, cfg.fuse_dim, 1), nn.ReLU(inplace=True))
+        self.refine = nn.Sequential(nn.Conv1d(2 * cfg.fuse_dim, cfg.hidden, 1), nn.ReLU(inplace=True),
+                                    nn.Conv1d(cfg.hidden, cfg.hidden, 1), nn.ReLU(inplace=True),
+                                    nn.Conv1d(cfg.hidden, cfg.hidden, 1), nn.ReLU(inplace=True))
+
+        def regressor(k: int) -> nn.Sequential:
+            return nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(cfg.hidden, cfg.fuse_dim), nn.ReLU(inplace=True), nn.Linear(cfg.fuse_dim, k))
+
+        self.rotation = regressor(6)
+        self.translation = regressor(3)
+        self.size = regressor(3)
+
+    def forward(self, kpt_3d: Tensor, kpt_nocs: Tensor, kpt_feat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        h = torch.cat([self.point_mlp(kpt_3d.transpose(1, 2)), self.nocs_mlp(kpt_nocs.transpose(1, 2)),
+                       kpt_feat.transpose(1, 2)], dim=1)
+        h = self.fuse(h)
+        h = torch.cat([h, h.mean(2, keepdim=True).expand_as(h)], dim=1)
+        pooled = self.refine(h).mean(2)
+        r6 = self.rotation(pooled)
+        rotation = rotation_from_6d(r6[:, :3], r6[:, 3:])
+        return rotation, self.translation(pooled), self.size(pooled)
+
+
+class ReconstructionHead(nn.Module):
+    """Training only: `points_per_keypoint` NOCS offsets around each keypoint's NOCS coordinate."""
+
+    def __init__(self, cfg: ReconConfig, dim: int) -> None:
+        super().__init__()
+        self.per_keypoint = cfg.points_per_keypoint
+        self.mlp = nn.Sequential(nn.Linear(dim + 3, cfg.hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(cfg.hidden, 3 * cfg.points_per_keypoint))
+
+    def forward(self, kpt_feat: Tensor, kpt_nocs: Tensor) -> tuple[Tensor, Tensor]:
+        """-> (points (B, K*P, 3) in NOCS, deltas (B, K, P, 3))."""
+        b, k, _ = kpt_feat.shape
+        delta = self.mlp(torch.cat([kpt_feat, kpt_nocs], dim=-1)).reshape(b, k, self.per_keypoint, 3)
+        return (kpt_nocs.unsqueeze(2) + delta).reshape(b, k * self.per_keypoint, 3), delta
+
+
+class DistillationProjector(nn.Module):
+    """Student side of distillation: pooled point features -> teacher feature space.
+
+    f = normalise(mean over points); f + scale * MLP(f) (MLP's last layer starts at zero, so training
+    starts from the identity); then a learnable linear map to the teacher's width.
+    """
+
+    def __init__(self, in_dim: int, teacher_dim: int, residual_scale: float) -> None:
+        super().__init__()
+        self.residual_scale = residual_scale
+        self.mlp = nn.Sequential(nn.Linear(in_dim, in_dim, bias=False), nn.GELU(), nn.Linear(in_dim, in_dim, bias=False))
+        nn.init.zeros_(self.mlp[2].weight)
+        self.project = nn.Linear(in_dim, teacher_dim, bias=False)
+
+    def forward(self, point_feat: Tensor) -> Tensor:
+        """point_feat (B, C, N) -> (B, teacher_dim)."""
+        f = F.normalize(point_feat.mean(2), dim=-1)
+        return self.project(f + self.residual_scale * self.mlp(f))

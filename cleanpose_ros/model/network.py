@@ -1,0 +1,267 @@
+"""CleanPose: category-level 6D pose and size from an RGB crop and the object's depth points.
+
+Data flow (B objects, N points, K keypoints, D = feature_dim):
+  points (B, N, 3) camera metres -> centre c = mean, centred points
+  image encoder at the chosen pixels (B, C_img, N) + PointNet++ (B, C_pts, N) -> fused (B, N, D)
+  keypoint detector -> kpt_3d (B, K, 3), kpt_feat (B, K, D); geometric-aware aggregator
+  front-door causal module with N_s confounders from the per-category queue -> (B, K, D)
+  NOCS head -> kpt_nocs (B, K, 3); pose head -> R (B, 3, 3), t = c + offset (B, 3), size (B, 3) metres
+Output convention: p_cam = ||size|| * R @ p_nocs + t.
+
+Confounder queue API (see confounder_queue.py):
+- training_step fills a category's queue from the detached, keypoint-mean-pooled aggregator
+  features ("encoder features") of its first N_q training instances; once it is full, every
+  training step pushes the detached pooled causal-module output of each instance (FIFO).
+- `initialize_queue(batches)` fills the queues up front from an iterable of batches (no gradients).
+- eval mode and the exported graph use fixed samples: `set_inference_seed(seed)` (default 0) draws
+  them; the queue and the fixed indices are buffers, saved in every checkpoint.
+
+Distillation: `attach_teacher(teacher)` (a frozen module mapping centred points (B, N, 3) to
+(B, teacher_dim)) or `teacher_features` in the batch; without either the KD term is skipped.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .aggregator import GeometricAwareAggregator
+from .causal import FrontDoorCausalModule
+from .config import ModelConfig
+from .confounder_queue import ConfounderQueue
+from .heads import DistillationProjector, NocsHead, PoseSizeHead, ReconstructionHead
+from .image_encoders import build_image_encoder
+from .keypoints import KeypointDetector
+from .losses import (delta_loss, distillation_loss, diversity_loss, nocs_loss, object_coverage_loss, pose_loss,
+                     reconstruction_loss)
+from .point_encoder import PointNet2MSG
+from .rotation import canonicalise_symmetric, random_rotation
+
+logger = logging.getLogger(__name__)
+
+INPUT_KEYS = ("rgb", "points", "choose", "category")
+
+
+class CleanPose(nn.Module):
+    def __init__(self, config: ModelConfig, seed: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        dim = config.feature_dim
+        self.image_encoder = build_image_encoder(config.image_encoder, config.crop_size)
+        self.point_encoder = PointNet2MSG(config.point_encoder)
+        self.keypoints = KeypointDetector(config.keypoints, dim)
+        self.aggregator = GeometricAwareAggregator(config.aggregator, dim)
+        self.causal: FrontDoorCausalModule | None = None
+        self.queue: ConfounderQueue | None = None
+        if config.causal.enabled:
+            self.causal = FrontDoorCausalModule(config.causal, dim)
+            self.queue = ConfounderQueue(config.num_categories, config.causal.queue_size,
+                                         config.causal.num_samples, dim, seed=seed)
+        self.nocs_head = NocsHead(config.nocs_head, dim, config.num_categories, config.attention_heads)
+        self.pose_head = PoseSizeHead(config.pose_head, dim)
+        self.recon = ReconstructionHead(config.recon, dim) if config.recon.enabled else None
+        self.distill = (DistillationProjector(config.point_encoder.out_channels, config.distill.teacher_dim,
+                                              config.distill.residual_scale) if config.distill.enabled else None)
+        self.register_buffer("symmetric", torch.tensor(config.symmetric_mask, dtype=torch.bool), persistent=False)
+        self._teacher: list[nn.Module] = []  # a list keeps the teacher out of state_dict and parameters()
+        self._generator = torch.Generator().manual_seed(seed)
+
+    # ------------------------------------------------------------------ shared forward pieces
+    def _encode(self, rgb: Tensor, points: Tensor, choose: Tensor) -> dict[str, Tensor]:
+        centre = points.mean(1, keepdim=True)
+        pts = points - centre
+        image_feat = self.image_encoder(rgb, choose)  # (B, C_img, N)
+        point_feat = self.point_encoder(pts)  # (B, C_pts, N)
+        fused = torch.cat([point_feat, image_feat], dim=1).transpose(1, 2)  # (B, N, D)
+        kpt_3d, kpt_feat, _ = self.keypoints(pts, fused)
+        kpt_feat = self.aggregator(kpt_3d, kpt_feat, pts, fused)
+        return {"centre": centre.squeeze(1), "points": pts, "point_feat": point_feat, "kpt_3d": kpt_3d,
+                "mediator": kpt_feat}
+
+    def _confounders(self, category: Tensor) -> Tensor:
+        assert self.queue is not None
+        if self.training:
+            return self.queue.sample(category, self._generator).to(category.device)
+        return self.queue.inference_samples(category)
+
+    def _decode(self, enc: dict[str, Tensor], kpt_feat: Tensor, category: Tensor) -> dict[str, Tensor]:
+        kpt_nocs = self.nocs_head(kpt_feat, category)
+        # NOCS enters the pose head detached, as in the reference: the pose loss must not bend NOCS.
+        rotation, offset, size = self.pose_head(enc["kpt_3d"], kpt_nocs.detach(), kpt_feat)
+        return {"kpt_nocs": kpt_nocs, "rotation": rotation, "translation": enc["centre"] + offset, "size": size,
+                "kpt_feat": kpt_feat}
+
+    def forward(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> dict[str, Tensor]:
+        """All outputs as a dict (rotation, translation, size, kpt_3d (centred), kpt_nocs, ...)."""
+        enc = self._encode(rgb, points, choose)
+        kpt_feat = enc["mediator"]
+        if self.causal is not None:
+            kpt_feat = self.causal(kpt_feat, self._confounders(category))
+        out = self._decode(enc, kpt_feat, category)
+        out.update({k: enc[k] for k in ("centre", "kpt_3d", "point_feat", "mediator")})
+        return out
+
+    def predict(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(rotation (B, 3, 3), translation (B, 3) metres, size (B, 3) metres)."""
+        out = self.forward(rgb, points, choose, category)
+        return out["rotation"], out["translation"], out["size"]
+
+    def inference_module(self) -> nn.Module:
+        """The eval-mode inference graph (shares this model's weights; puts the model in eval mode)."""
+        self.eval()
+        return CleanPoseInference(self).eval()
+
+    def set_inference_seed(self, seed: int) -> None:
+        """Fix the confounder samples used in eval mode / ONNX (same seed -> same outputs)."""
+        if self.queue is not None:
+            self.queue.set_inference_seed(seed)
+
+    # ------------------------------------------------------------------ training
+    def attach_teacher(self, teacher: nn.Module | None) -> None:
+        """Frozen distillation teacher: centred points (B, N, 3) -> (B, teacher_dim); None detaches."""
+        self._teacher.clear()
+        if teacher is not None:
+            teacher.eval()
+            for p in teacher.parameters():
+                p.requires_grad_(False)
+            self._teacher.append(teacher)
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        return self._teacher[0] if self._teacher else None
+
+    def _augment(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Random rotation / translation / scale of the points about their centroid, ground truth mapped."""
+        aug = self.config.augment
+        points = batch["points"]
+        b = points.shape[0]
+        gen = self._generator
+        rot = random_rotation(b, aug.max_rotation_deg, gen).to(points)
+        shift = ((torch.rand(b, 3, generator=gen) * 2 - 1) * aug.max_translation_m).to(points)
+        lo, hi = aug.scale_range
+        scale = (lo + torch.rand(b, generator=gen) * (hi - lo)).to(points)
+        centre = points.mean(1, keepdim=True)
+        s = scale.view(b, 1, 1)
+        out = dict(batch)
+        # p' = s * A (p - c) + c + d   =>   R' = A R, t' = s * A (t - c) + c + d, size' = s * size
+        out["points"] = s * (points - centre) @ rot.transpose(1, 2) + centre + shift.unsqueeze(1)
+        out["gt_rotation"] = rot @ batch["gt_rotation"]
+        out["gt_translation"] = (s * (batch["gt_translation"].unsqueeze(1) - centre) @ rot.transpose(1, 2)
+                                 + centre).squeeze(1) + shift
+        out["gt_size"] = batch["gt_size"] * scale.view(b, 1)
+        return out
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        """Forward + all losses on a training batch; returns (weighted total, per-term values).
+
+        Keys: rgb, points, choose, category, gt_rotation, gt_translation, gt_size (metres),
+        optional model_points (B, M, 3) NOCS (recon terms skipped without it), optional
+        teacher_features (B, teacher_dim). Updates the confounder queue (training mode only).
+        """
+        missing = [k for k in (*INPUT_KEYS, "gt_rotation", "gt_translation", "gt_size") if k not in batch]
+        if missing:
+            raise KeyError(f"training batch lacks {missing}")
+        batch = dict(batch)
+        if self.training and self.config.augment.enabled:
+            batch = self._augment(batch)
+        category = batch["category"]
+        gt_rotation = canonicalise_symmetric(batch["gt_rotation"], self.symmetric[category])
+        w = self.config.weights
+        enc = self._encode(batch["rgb"], batch["points"], batch["choose"])
+        kpt_feat = enc["mediator"]
+        was_full = None
+        if self.causal is not None and self.queue is not None:
+            was_full = self.queue.is_full()[category]
+            if self.training and not bool(was_full.all()):
+                pooled = kpt_feat.detach().mean(1)
+                self.queue.fill(category[~was_full], pooled[~was_full])
+            kpt_feat = self.causal(kpt_feat, self._confounders(category))
+        out = self._decode(enc, kpt_feat, category)
+
+        kpt_cam = enc["kpt_3d"] + enc["centre"].unsqueeze(1)
+        terms: dict[str, Tensor] = {
+            "ocd": object_coverage_loss(enc["kpt_3d"], enc["points"]),
+            "div": diversity_loss(enc["kpt_3d"], self.config.loss.div_threshold),
+            "nocs": nocs_loss(out["kpt_nocs"], kpt_cam, gt_rotation, batch["gt_translation"], batch["gt_size"],
+                              self.config.loss.nocs_beta),
+            "pose": pose_loss(out["rotation"], out["translation"], out["size"], gt_rotation,
+                              batch["gt_translation"], batch["gt_size"]),
+        }
+        weights = {"ocd": w.ocd, "div": w.div, "nocs": w.nocs, "pose": w.pose}
+        if self.recon is not None and "model_points" in batch and (w.recon > 0 or w.delta > 0):
+            recon, delta = self.recon(kpt_feat, out["kpt_nocs"])
+            terms["recon"] = reconstruction_loss(recon, batch["model_points"], self.config.recon.mask_distance)
+            terms["delta"] = delta_loss(delta)
+            weights.update(recon=w.recon, delta=w.delta)
+        if self.distill is not None and w.kd > 0:
+            teacher_feat = batch.get("teacher_features")
+            if teacher_feat is None and self.teacher is not None:
+                with torch.no_grad():
+                    teacher_feat = self.teacher(enc["points"])
+            if teacher_feat is not None:
+                terms["kd"] = distillation_loss(self.distill(enc["point_feat"]), teacher_feat)
+                weights["kd"] = w.kd
+        total = sum(weights[k] * v for k, v in terms.items())
+        assert isinstance(total, Tensor)
+        if self.training and self.queue is not None and was_full is not None and bool(was_full.any()):
+            self.queue.push(category[was_full], kpt_feat.detach().mean(1)[was_full])
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        values["total"] = float(total.detach())
+        return total, values
+
+    @torch.no_grad()
+    def initialize_queue(self, batches: Iterable[Mapping[str, Tensor]], max_batches: int | None = None) -> int:
+        """Fill every category's queue from pooled encoder features of the first training instances.
+
+        Stops when all queues are full, the batches run out or after max_batches; returns the number of
+        batches used. The model's train/eval mode is restored afterwards.
+        """
+        if self.queue is None:
+            return 0
+        was_training = self.training
+        self.eval()  # batch-norm statistics must not move while we only collect features
+        used = 0
+        try:
+            for batch in batches:
+                if bool(self.queue.is_full().all()) or (max_batches is not None and used >= max_batches):
+                    break
+                enc = self._encode(batch["rgb"], batch["points"], batch["choose"])
+                self.queue.fill(batch["category"], enc["mediator"].mean(1))
+                used += 1
+        finally:
+            self.train(was_training)
+        if not bool(self.queue.is_full().all()):
+            logger.warning("confounder queue not full after %d batches: counts %s", used, self.queue.count.tolist())
+        return used
+
+    def parameter_count(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+class CleanPoseInference(nn.Module):
+    """forward(rgb, points, choose, category) -> (rotation, translation, size); for tracing / ONNX."""
+
+    def __init__(self, model: CleanPose) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.model.predict(rgb, points, choose, category)
+
+
+def example_inputs(config: ModelConfig, batch: int, seed: int = 0) -> dict[str, Tensor]:
+    """Random but well-formed inputs (an object ~10 cm across, 0.5-1 m away) for tests, export and benchmarks."""
+    g = torch.Generator().manual_seed(seed)
+    n, s = config.num_points, config.crop_size
+    points = (torch.rand(batch, n, 3, generator=g) - 0.5) * 0.1
+    points = points + torch.tensor([0.0, 0.0, 0.7]) + (torch.rand(batch, 1, 3, generator=g) - 0.5) * 0.3
+    return {
+        "rgb": torch.randn(batch, 3, s, s, generator=g),
+        "points": points,
+        "choose": torch.randint(0, s * s, (batch, n), generator=g),
+        "category": torch.randint(0, config.num_categories, (batch,), generator=g),
+    }
+
+

@@ -1,0 +1,54 @@
+"""The interface other components code against: shapes, decoded outputs, training step."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cleanpose_ros.model.config import ModelConfig, load_model_config
+from cleanpose_ros.model.network import CleanPose, example_inputs
+
+
+def _training_batch(config: ModelConfig, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    x = example_inputs(config, batch, seed)
+    x["gt_rotation"] = torch.eye(3).repeat(batch, 1, 1)
+    x["gt_translation"] = x["points"].mean(1)
+    x["gt_size"] = torch.full((batch, 3), 0.1)
+    x["model_points"] = torch.rand(batch, 128, 3) - 0.5
+    return x
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_inference_shapes_and_valid_rotations(lite_model: CleanPose, batch: int) -> None:
+    x = example_inputs(lite_model.config, batch)
+    with torch.no_grad():
+        rotation, translation, size = lite_model.inference_module()(**x)
+    assert rotation.shape == (batch, 3, 3) and translation.shape == (batch, 3) and size.shape == (batch, 3)
+    eye = rotation.transpose(1, 2) @ rotation
+    assert torch.allclose(eye, torch.eye(3).expand_as(eye), atol=1e-5)
+    assert torch.allclose(torch.linalg.det(rotation), torch.ones(batch), atol=1e-5)
+
+
+def test_training_step_reports_every_term(lite_model: CleanPose) -> None:
+    batch = _training_batch(lite_model.config, 3)
+    batch["teacher_features"] = torch.randn(3, 768)
+    lite_model.train()
+    total, terms = lite_model.training_step(batch)
+    assert set(terms) == {"ocd", "div", "nocs", "pose", "recon", "delta", "kd", "total"}
+    assert torch.isfinite(total) and abs(terms["total"] - float(total)) < 1e-4
+    w = lite_model.config.weights
+    expected = sum(getattr(w, k) * terms[k] for k in ("ocd", "div", "nocs", "pose", "recon", "delta", "kd"))
+    assert abs(expected - terms["total"]) < 1e-3 * max(1.0, abs(expected))
+
+
+def test_optional_terms_skipped_without_their_inputs(lite_model: CleanPose) -> None:
+    batch = _training_batch(lite_model.config, 2)
+    del batch["model_points"]
+    _, terms = lite_model.training_step(batch)
+    assert "recon" not in terms and "delta" not in terms and "kd" not in terms
+
+
+def test_both_named_configs_load() -> None:
+    paper, lite = load_model_config("paper"), load_model_config("lite")
+    assert (paper.keypoints.num_keypoints, paper.feature_dim, paper.causal.queue_size, paper.causal.num_samples,
+            paper.num_points, paper.image_encoder.kind) == (96, 256, 80, 12, 1024, "dino")
+    assert lite.num_points < paper.num_points and lite.crop_size < paper.crop_size
