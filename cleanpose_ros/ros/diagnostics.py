@@ -16,8 +16,10 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from ..core.errors import InputError
 from .converters import ns_to_stamp
 
-#: Ways a synchronised frame can be dropped before it reaches the pipeline.
-DROP_KINDS = ("superseded", "stale", "out_of_order", "unmatched")
+#: Ways a message or frame is dropped without being wrong: the synchroniser found no partner for a
+#: message ("unmatched"), or a newer frame replaced it in the latest-wins slot ("superseded").
+#: Frames that are wrong (including "stale" and "out_of_order") are counted as rejected per reason.
+DROP_KINDS = ("superseded", "unmatched")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,17 @@ class HealthMonitor:
         self._dropped: Counter[str] = Counter({k: 0 for k in DROP_KINDS})
         self._rejected: Counter[str] = Counter({r: 0 for r in InputError.REASONS})
         self._errors = 0
+        self._last_log: dict[str, float] = {}
+
+    def should_log(self, key: str, period_s: float) -> bool:
+        """True at most once per `period_s` for each key: per-reason log throttling (rclpy's
+        throttle is per call site, which would let one noisy reason hide all others)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_log.get(key, -1e18) < period_s:
+                return False
+            self._last_log[key] = now
+            return True
 
     def _trim(self, times: deque[float], now: float) -> None:
         while times and now - times[0] > self._window_s:

@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Iterator, Literal, Mapping, TypeVar
 
 import yaml
 
@@ -21,13 +21,15 @@ from ..core.config import from_dict
 from ..core.errors import ConfigError
 from ..core.types import CATEGORIES
 
+C = TypeVar("C")
+
 
 def require(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
 
 
-def _p(default: Any, help: str) -> Any:
+def param_field(default: Any, help: str) -> Any:
     """A field with a default and the description shown by `ros2 param describe`."""
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata={"help": help})
@@ -36,11 +38,11 @@ def _p(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class InferenceParams:
-    weights: str = _p("", "weights file (.pt checkpoint or .onnx); empty = the shipped weights/cleanpose_lite.pt")
-    engine: Literal["torch", "onnx"] = _p("torch", "inference engine")
-    device: str = _p("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
-    num_threads: int = _p(0, "CPU threads for inference; 0 = library default")
-    seed: int = _p(0, "seed of the point sampling, so a frame always gives the same poses")
+    weights: str = param_field("", "weights file (.pt checkpoint or .onnx); empty = the shipped weights/cleanpose_lite.pt")
+    engine: Literal["torch", "onnx"] = param_field("torch", "inference engine")
+    device: str = param_field("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
+    num_threads: int = param_field(0, "CPU threads for inference; 0 = library default")
+    seed: int = param_field(0, "seed of the point sampling, so a frame always gives the same poses")
 
     def __post_init__(self) -> None:
         require(self.num_threads >= 0, f"num_threads must be >= 0, got {self.num_threads}")
@@ -49,12 +51,12 @@ class InferenceParams:
 
 @dataclass(frozen=True)
 class FilterParams:
-    score_threshold: float = _p(0.0, "detections with a lower score are skipped")
-    max_objects: int = _p(32, "objects per frame at most, highest scores first")
-    enabled_categories: tuple[str, ...] = _p(CATEGORIES, "categories to report (subset of the model's)")
-    min_depth_m: float = _p(0.1, "depths below this count as missing")
-    max_depth_m: float = _p(3.0, "depths above this count as missing")
-    min_points: int = _p(32, "instances with fewer valid depth pixels are refused")
+    score_threshold: float = param_field(0.0, "detections with a lower score are skipped")
+    max_objects: int = param_field(32, "objects per frame at most, highest scores first")
+    enabled_categories: tuple[str, ...] = param_field(CATEGORIES, "categories to report (subset of the model's)")
+    min_depth_m: float = param_field(0.1, "depths below this count as missing")
+    max_depth_m: float = param_field(3.0, "depths above this count as missing")
+    min_points: int = param_field(32, "instances with fewer valid depth pixels are refused")
 
     def __post_init__(self) -> None:
         require(0.0 <= self.score_threshold <= 1.0, f"score_threshold must be in [0, 1], got {self.score_threshold}")
@@ -67,11 +69,11 @@ class FilterParams:
 
 @dataclass(frozen=True)
 class SyncParams:
-    slop_ms: float = _p(20.0, "largest stamp difference between the messages of one frame")
-    queue_size: int = _p(10, "messages kept per input topic while waiting for a match")
-    max_age_ms: float = _p(1000.0, "frames older than this when the worker takes them are dropped; 0 = never")
-    input_qos: Literal["sensor_data", "reliable"] = _p("sensor_data", "QoS of the input subscriptions")
-    input_depth: int = _p(5, "history depth of the input subscriptions")
+    slop_ms: float = param_field(20.0, "largest stamp difference between the messages of one frame")
+    queue_size: int = param_field(10, "messages kept per input topic while waiting for a match")
+    max_age_ms: float = param_field(1000.0, "frames older than this when the worker takes them are dropped; 0 = never")
+    input_qos: Literal["sensor_data", "reliable"] = param_field("sensor_data", "QoS of the input subscriptions")
+    input_depth: int = param_field(5, "history depth of the input subscriptions")
 
     def __post_init__(self) -> None:
         require(0.0 <= self.slop_ms <= 10_000.0, f"slop_ms must be in [0, 10000], got {self.slop_ms}")
@@ -82,15 +84,15 @@ class SyncParams:
 
 @dataclass(frozen=True)
 class OutputParams:
-    frame_id: str = _p("", "frame of the outputs; empty = the colour image's header.frame_id")
-    tf_prefix: str = _p("cleanpose_", "TF child frame = <tf_prefix><category>_<instance id>")
-    publish_tf: bool = _p(True, "publish one TF frame per object on /tf")
-    publish_markers: bool = _p(True, "publish RViz markers (boxes, axes, labels)")
-    publish_points: bool = _p(False, "publish the objects' sampled points as PointCloud2")
-    points_per_object: int = _p(256, "points per object in the PointCloud2")
-    marker_line_width_m: float = _p(0.004, "line width of box and axis markers")
-    marker_text_height_m: float = _p(0.025, "height of the label text")
-    output_depth: int = _p(10, "history depth of the (reliable) output publishers")
+    frame_id: str = param_field("", "frame of the outputs; empty = the colour image's header.frame_id")
+    tf_prefix: str = param_field("cleanpose_", "TF child frame = <tf_prefix><category>_<instance id>")
+    publish_tf: bool = param_field(True, "publish one TF frame per object on /tf")
+    publish_markers: bool = param_field(True, "publish RViz markers (boxes, axes, labels)")
+    publish_points: bool = param_field(False, "publish the objects' sampled points as PointCloud2")
+    points_per_object: int = param_field(256, "points per object in the PointCloud2")
+    marker_line_width_m: float = param_field(0.004, "line width of box and axis markers")
+    marker_text_height_m: float = param_field(0.025, "height of the label text")
+    output_depth: int = param_field(10, "history depth of the (reliable) output publishers")
 
     def __post_init__(self) -> None:
         require(not self.tf_prefix.startswith("/"), f"tf_prefix must not start with '/', got {self.tf_prefix!r}")
@@ -102,9 +104,9 @@ class OutputParams:
 
 @dataclass(frozen=True)
 class HealthParams:
-    diagnostics_period_s: float = _p(1.0, "period of /diagnostics")
-    log_period_s: float = _p(10.0, "period of the status log line; 0 = off")
-    min_rate_hz: float = _p(1.0, "diagnostics level WARN below this input rate")
+    diagnostics_period_s: float = param_field(1.0, "period of /diagnostics")
+    log_period_s: float = param_field(10.0, "period of the status log line; 0 = off")
+    min_rate_hz: float = param_field(1.0, "diagnostics level WARN below this input rate")
 
     def __post_init__(self) -> None:
         require(self.diagnostics_period_s > 0, f"diagnostics_period_s must be > 0, got {self.diagnostics_period_s}")
@@ -114,7 +116,7 @@ class HealthParams:
 
 @dataclass(frozen=True)
 class NodeConfig:
-    use_detections: bool = _p(True, "true: Detection2DArray names each mask id's category; "
+    use_detections: bool = param_field(True, "true: Detection2DArray names each mask id's category; "
                                     "false: mask value = NOCS class id (1-based), one object per category")
     inference: InferenceParams = field(default_factory=InferenceParams)
     filters: FilterParams = field(default_factory=FilterParams)
@@ -157,9 +159,24 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def config_from_parameters(values: Mapping[str, Any]) -> NodeConfig:
-    """Dotted parameter values -> validated NodeConfig (ConfigError names the bad parameter)."""
-    return from_dict(NodeConfig, nest(values), where="parameters")
+def config_from_parameters(values: Mapping[str, Any], cls: type[C] = NodeConfig) -> C:  # type: ignore[assignment]
+    """Dotted parameter values -> validated config (ConfigError names the bad parameter)."""
+    return from_dict(cls, nest(values), where="parameters")
+
+
+def declare_config(node: Any, cls: type[C] = NodeConfig) -> C:  # type: ignore[assignment]
+    """Declare every leaf of `cls` as a read-only parameter of `node` and return the validated config.
+
+    Dynamic typing is on so that the dataclass validation decides: `slop_ms:=5` (an integer)
+    is accepted for a float, and a wrong type gets the same clear message as a bad value.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor  # here: the rest of this module is ROS-free
+
+    values = {}
+    for spec in parameter_specs(cls):
+        descriptor = ParameterDescriptor(description=spec.help, read_only=True, dynamic_typing=True)
+        values[spec.name] = node.declare_parameter(spec.name, spec.default, descriptor).value
+    return config_from_parameters(values, cls)
 
 
 def load_node_config(path: str | Path, node_name: str = "cleanpose_node") -> NodeConfig:

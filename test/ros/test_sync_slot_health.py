@@ -82,7 +82,8 @@ def test_health_counts_and_percentiles_in_diagnostics():
         h.note_input()
     for latency in range(1, 101):
         h.note_output(float(latency), float(latency) / 2)
-    h.note_dropped("stale", 2)
+    h.note_dropped("superseded", 2)
+    h.note_rejected("stale")
     h.note_rejected("empty_mask")
     h.note_rejected("low_score", 3)
     snap = h.snapshot()
@@ -91,10 +92,11 @@ def test_health_counts_and_percentiles_in_diagnostics():
     assert snap.processing_p95_ms == pytest.approx(47.525)
     msg = diagnostic_array(snap, "cleanpose_node: pipeline", "cpu", 7, min_rate_hz=1.0)
     values = {kv.key: kv.value for kv in msg.status[0].values}
-    assert values["dropped_stale"] == "2" and values["rejected_empty_mask"] == "1" and values["rejected_low_score"] == "3"
+    assert values["dropped_superseded"] == "2" and values["rejected_stale"] == "1" and values["rejected_empty_mask"] == "1" and values["rejected_low_score"] == "3"
     assert values["rejected_invalid_depth"] == "0" and values["latency_p95_ms"] == "95.0"
     assert msg.status[0].level == b"\x00"
     quiet = diagnostic_array(HealthMonitor().snapshot(), "n", "cpu", 7)
     assert quiet.status[0].level == b"\x01" and quiet.status[0].message == "no synchronised input"
     with pytest.raises(ValueError):
         h.note_dropped("lost")
+    assert h.should_log("empty_mask", 60.0) and not h.should_log("empty_mask", 60.0) and h.should_log("stale", 60.0)

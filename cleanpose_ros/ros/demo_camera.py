@@ -1,0 +1,218 @@
+"""demo_camera: publishes generated scenes the way an RGB-D camera plus a segmenter would.
+
+A few procedural scenes (cleanpose_ros.data) are rendered at start (~0.1 s each) and cycled
+at `rate_hz`, each publication stamped with the current time:
+  color/image_raw          sensor_msgs/Image rgb8
+  depth/image_raw          sensor_msgs/Image 16UC1 (mm), aligned to colour
+  color/camera_info        sensor_msgs/CameraInfo
+  segmentation/mask        sensor_msgs/Image mono16 instance ids (0 = none), or NOCS class ids
+  segmentation/detections  vision_msgs/Detection2DArray: id = mask id, class_id = category
+  ground_truth/detections  vision_msgs/Detection3DArray: the true poses and sizes (same stamp)
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray, ObjectHypothesisWithPose
+
+from ..core.errors import ConfigError
+from ..core.types import CATEGORIES, REAL275_INTRINSICS, CameraIntrinsics, PoseEstimate
+from ..resources import ensure_fastdds_profile
+from . import converters
+from .outputs import detection_array
+from .params import declare_config, param_field, require
+from .process import init_rclpy_keeping_context_on_signals
+
+TOPIC_GROUND_TRUTH = "ground_truth/detections"
+
+
+@dataclass(frozen=True)
+class DemoCameraConfig:
+    scenes: int = param_field(6, "scenes rendered at start and cycled")
+    seed: int = param_field(0, "seed of the scene generator")
+    rate_hz: float = param_field(30.0, "frames per second")
+    frame_id: str = param_field("camera_color_optical_frame", "optical frame of all images")
+    mask_mode: Literal["instances", "categories"] = param_field(
+        "instances", "instances: mask = instance ids + detections; categories: mask = NOCS class ids, no detections")
+    min_depth_pixels: int = param_field(64, "objects with fewer valid depth pixels are left out of detections and truth")
+    models_per_category: int = param_field(4, "procedural shapes per category")
+
+    def __post_init__(self) -> None:
+        require(1 <= self.scenes <= 1000, f"scenes must be in [1, 1000], got {self.scenes}")
+        require(0.1 <= self.rate_hz <= 1000.0, f"rate_hz must be in [0.1, 1000], got {self.rate_hz}")
+        require(bool(self.frame_id), "frame_id must not be empty")
+        require(self.min_depth_pixels >= 0, "min_depth_pixels must be >= 0")
+        require(self.models_per_category >= 1, "models_per_category must be >= 1")
+
+
+@dataclass(frozen=True, eq=False)
+class DemoScene:
+    """One rendered scene: images, intrinsics and the ground truth of its labelled objects."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    depth_mm: np.ndarray  # (H, W) uint16, 0 = missing
+    instance_mask: np.ndarray  # (H, W) uint16 instance ids, 0 = none
+    intrinsics: CameraIntrinsics
+    truth: tuple[PoseEstimate, ...]  # labelled objects, score 1
+    boxes: tuple[tuple[int, int, int, int], ...] = field(default=())  # [y1, x1, y2, x2) per truth entry
+
+
+def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_INTRINSICS,
+                  models_per_category: int = 4, min_depth_pixels: int = 64) -> list[DemoScene]:
+    """Render `count` random scenes with the project's synthetic generator."""
+    from ..data.render import Renderer  # lazy: moderngl + EGL only where scenes are made
+    from ..data.scene import ShapePool, make_layout, render_frame
+
+    pool = ShapePool(seed, models_per_category)
+    renderer = Renderer(intrinsics)
+    rng = np.random.default_rng(seed)
+    scenes = []
+    try:
+        for _ in range(count):
+            synthetic = render_frame(renderer, make_layout(rng, pool), rng)
+            labelled = [a for a in synthetic.annotations if a.valid_depth_pixels >= min_depth_pixels]
+            ids = np.where(synthetic.mask == 255, 0, synthetic.mask).astype(np.uint16)
+            keep = np.isin(ids, [a.instance_id for a in labelled])
+            truth = tuple(PoseEstimate(instance_id=a.instance_id, category=a.category, score=1.0,
+                                       rotation=np.asarray(a.rotation, np.float64),
+                                       translation=np.asarray(a.translation, np.float64),
+                                       size=np.asarray(a.size_m, np.float64)) for a in labelled)
+            scenes.append(DemoScene(
+                rgb=synthetic.rgb, depth_mm=np.round(synthetic.depth_m * 1000.0).astype(np.uint16),
+                instance_mask=np.where(keep, ids, 0).astype(np.uint16), intrinsics=intrinsics, truth=truth,
+                boxes=tuple(tuple(int(v) for v in a.bbox) for a in labelled)))
+    finally:
+        renderer.release()
+    return scenes
+
+
+def category_mask(scene: DemoScene) -> np.ndarray:
+    """Mask whose values are NOCS class ids (index + 1): the segmenter-less mode of the node."""
+    out = np.zeros_like(scene.instance_mask)
+    for obj in scene.truth:
+        out[scene.instance_mask == obj.instance_id] = CATEGORIES.index(obj.category) + 1
+    return out
+
+
+def detections_2d(scene: DemoScene, stamp_ns: int, frame_id: str) -> Detection2DArray:
+    out = Detection2DArray()
+    out.header.stamp = converters.ns_to_stamp(stamp_ns)
+    out.header.frame_id = frame_id
+    for obj, (y1, x1, y2, x2) in zip(scene.truth, scene.boxes):
+        det = Detection2D(id=str(obj.instance_id))
+        det.header = out.header
+        hyp = ObjectHypothesisWithPose()
+        hyp.hypothesis.class_id, hyp.hypothesis.score = obj.category, 1.0
+        det.results.append(hyp)
+        det.bbox.center.position.x, det.bbox.center.position.y = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+        det.bbox.size_x, det.bbox.size_y = float(x2 - x1), float(y2 - y1)
+        out.detections.append(det)
+    return out
+
+
+@dataclass
+class SceneMessages:
+    """Pre-built messages of one scene; only the stamps change per publication."""
+
+    color: Image
+    depth: Image
+    info: CameraInfo
+    mask: Image
+    detections: Detection2DArray | None
+    truth: Detection3DArray
+
+    def stamp(self, stamp_ns: int) -> None:
+        t = converters.ns_to_stamp(stamp_ns)
+        for msg in (self.color, self.depth, self.info, self.mask, self.truth):
+            msg.header.stamp = t
+        if self.detections is not None:
+            self.detections.header.stamp = t
+            for det in self.detections.detections:
+                det.header.stamp = t
+        for det in self.truth.detections:
+            det.header.stamp = t
+
+
+def scene_messages(scene: DemoScene, frame_id: str, mask_mode: str = "instances") -> SceneMessages:
+    instances = mask_mode == "instances"
+    return SceneMessages(
+        color=converters.array_to_image(scene.rgb, "rgb8", frame_id=frame_id),
+        depth=converters.array_to_image(scene.depth_mm, "16UC1", frame_id=frame_id),
+        info=converters.intrinsics_to_camera_info(scene.intrinsics, frame_id=frame_id),
+        mask=converters.array_to_image(scene.instance_mask if instances else category_mask(scene), "mono16",
+                                       frame_id=frame_id),
+        detections=detections_2d(scene, 0, frame_id) if instances else None,
+        truth=detection_array(scene.truth, 0, frame_id),
+    )
+
+
+class DemoCamera(Node):
+    def __init__(self, scenes: Sequence[DemoScene] | None = None, **node_kwargs: Any) -> None:
+        """`scenes`: publish these instead of rendering `scenes` new ones (tests, tools)."""
+        super().__init__("demo_camera", **node_kwargs)
+        try:
+            self.config = declare_config(self, DemoCameraConfig)
+        except Exception:
+            self.destroy_node()
+            raise
+        cfg = self.config
+        if scenes is None:
+            self.get_logger().info(f"rendering {cfg.scenes} scenes (seed {cfg.seed})")
+            scenes = render_scenes(cfg.scenes, cfg.seed, models_per_category=cfg.models_per_category,
+                                   min_depth_pixels=cfg.min_depth_pixels)
+        self.scenes = list(scenes)
+        self._messages = [scene_messages(s, cfg.frame_id, cfg.mask_mode) for s in self.scenes]
+        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self._pub_color = self.create_publisher(Image, "color/image_raw", qos)
+        self._pub_depth = self.create_publisher(Image, "depth/image_raw", qos)
+        self._pub_info = self.create_publisher(CameraInfo, "color/camera_info", qos)
+        self._pub_mask = self.create_publisher(Image, "segmentation/mask", qos)
+        self._pub_det = self.create_publisher(Detection2DArray, "segmentation/detections", qos)
+        self._pub_truth = self.create_publisher(Detection3DArray, TOPIC_GROUND_TRUTH, qos)
+        self.published = 0
+        self.create_timer(1.0 / cfg.rate_hz, self._tick)
+        self.get_logger().info(f"publishing {len(self.scenes)} scenes at {cfg.rate_hz} Hz in {cfg.frame_id!r}")
+
+    def _tick(self) -> None:
+        msgs = self._messages[self.published % len(self._messages)]
+        msgs.stamp(self.get_clock().now().nanoseconds)
+        # Camera info and truth first: a consumer that has the images already has what explains them.
+        self._pub_info.publish(msgs.info)
+        self._pub_truth.publish(msgs.truth)
+        self._pub_color.publish(msgs.color)
+        self._pub_depth.publish(msgs.depth)
+        self._pub_mask.publish(msgs.mask)
+        if msgs.detections is not None:
+            self._pub_det.publish(msgs.detections)
+        self.published += 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ensure_fastdds_profile()
+    init_rclpy_keeping_context_on_signals(argv)
+    try:
+        node = DemoCamera()
+    except ConfigError as e:
+        print(f"[demo_camera] cannot start: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

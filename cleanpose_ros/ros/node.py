@@ -1,0 +1,304 @@
+"""cleanpose_node: synchronised RGB-D + instance masks in, 6D poses + sizes + TF + markers out.
+
+Threads: the executor thread runs the subscriptions, the synchroniser and the timers; it only
+hands synchronised messages to a size-1 latest-wins slot and returns. ONE worker thread takes
+the newest frame, converts it, runs the pipeline and publishes. A slow model therefore drops
+frames (counted) instead of building latency.
+
+Bad input never crashes the node and never yields a pose: every problem becomes an InputError
+reason, a counter in /diagnostics and a log line throttled per reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from tf2_msgs.msg import TFMessage
+from vision_msgs.msg import Detection2DArray, Detection3DArray
+from visualization_msgs.msg import MarkerArray
+
+from ..core.errors import ConfigError, InputError, WeightsError
+from ..core.geometry import backproject
+from ..core.pipeline import Pipeline
+from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance
+from ..resources import ensure_fastdds_profile, find_resource
+from . import converters
+from .diagnostics import HealthMonitor, diagnostic_array
+from .latest_slot import LatestSlot
+from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
+from .params import NodeConfig, declare_config
+from .process import init_rclpy_keeping_context_on_signals
+from .sync import ApproximateTimeSync
+
+NODE_NAME = "cleanpose_node"
+SHIPPED_WEIGHTS = "weights/cleanpose_lite.pt"
+
+# Input topics (relative: remap them per camera) and the synchroniser's names for them.
+TOPIC_COLOR = "color/image_raw"
+TOPIC_DEPTH = "depth/image_raw"
+TOPIC_INFO = "color/camera_info"
+TOPIC_MASK = "segmentation/mask"
+TOPIC_DETECTIONS = "segmentation/detections"
+# Outputs.
+TOPIC_POSES = "pose_estimation/detections"
+TOPIC_MARKERS = "pose_estimation/markers"
+TOPIC_POINTS = "pose_estimation/object_points"
+
+
+@dataclass(frozen=True)
+class SyncedInputs:
+    """One synchronised set of messages waiting for the worker."""
+
+    color: Image
+    depth: Image
+    mask: Image
+    detections: Detection2DArray | None
+    camera_info: CameraInfo | None  # the newest camera info when the set was complete
+    stamp_ns: int
+
+
+def input_qos(kind: str, depth: int) -> QoSProfile:
+    """'sensor_data': best effort (accepts reliable and best-effort publishers); 'reliable'."""
+    reliability = ReliabilityPolicy.BEST_EFFORT if kind == "sensor_data" else ReliabilityPolicy.RELIABLE
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def resolve_weights(path: str) -> Path:
+    """The configured weights path, or the shipped lite weights when empty."""
+    if path:
+        return Path(path).expanduser()
+    try:
+        return find_resource(SHIPPED_WEIGHTS)
+    except FileNotFoundError as e:
+        raise WeightsError(f"no weights given (inference.weights) and {e}") from None
+
+
+def build_pipeline(config: NodeConfig) -> Pipeline:
+    """Load the weights and apply the node's filters on top of the model's own preprocessing."""
+    inf = config.inference
+    options: dict[str, Any] = {"num_threads": inf.num_threads} if inf.num_threads > 0 else {}
+    base = Pipeline.from_weights(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed, **options)
+    known = set(base.config.categories)
+    unknown = sorted(set(config.filters.enabled_categories) - known)
+    if unknown:
+        raise ConfigError(f"parameters.filters.enabled_categories: {unknown} are not categories of the model "
+                          f"({sorted(known)})")
+    f = config.filters
+    preprocess = dataclasses.replace(base.config.preprocess, min_depth_m=f.min_depth_m, max_depth_m=f.max_depth_m,
+                                     min_points=f.min_points)
+    pipeline_config = dataclasses.replace(base.config, preprocess=preprocess, score_threshold=f.score_threshold,
+                                          max_objects=f.max_objects, enabled_categories=tuple(f.enabled_categories))
+    return Pipeline(base.engine, pipeline_config, seed=inf.seed)
+
+
+class CleanPoseNode(Node):
+    def __init__(self, pipeline: Pipeline | None = None, **node_kwargs: Any) -> None:
+        """`pipeline`: use this one instead of loading `inference.weights` (tools that share one)."""
+        super().__init__(NODE_NAME, **node_kwargs)
+        try:
+            self.config = declare_config(self, NodeConfig)
+            self.pipeline = pipeline if pipeline is not None else build_pipeline(self.config)
+        except Exception:
+            self.destroy_node()
+            raise
+        cfg = self.config
+        self.health = HealthMonitor()
+        self._categories = tuple(self.pipeline.config.categories)
+        self._camera_info: CameraInfo | None = None
+        self._last_stamp_ns = -1
+        self._rng = np.random.default_rng(cfg.inference.seed)
+        self._markers = MarkerTracker(MarkerStyle(line_width_m=cfg.output.marker_line_width_m,
+                                                  text_height_m=cfg.output.marker_text_height_m))
+        self._intrinsics_cache: tuple[CameraInfo, CameraIntrinsics | InputError] | None = None
+
+        out_qos = QoSProfile(depth=cfg.output.output_depth, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.VOLATILE)
+        self._pub_poses = self.create_publisher(Detection3DArray, TOPIC_POSES, out_qos)
+        self._pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100)) if cfg.output.publish_tf else None
+        self._pub_markers = self.create_publisher(MarkerArray, TOPIC_MARKERS, out_qos) if cfg.output.publish_markers else None
+        self._pub_points = self.create_publisher(PointCloud2, TOPIC_POINTS, out_qos) if cfg.output.publish_points else None
+        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+
+        synced = ["color", "depth", "mask"] + (["detections"] if cfg.use_detections else [])
+        self._sync = ApproximateTimeSync(synced, int(cfg.sync.slop_ms * 1e6), cfg.sync.queue_size, self._on_synced)
+        in_qos = input_qos(cfg.sync.input_qos, cfg.sync.input_depth)
+        self.create_subscription(Image, TOPIC_COLOR, lambda m: self._on_message("color", m), in_qos)
+        self.create_subscription(Image, TOPIC_DEPTH, lambda m: self._on_message("depth", m), in_qos)
+        self.create_subscription(Image, TOPIC_MASK, lambda m: self._on_message("mask", m), in_qos)
+        if cfg.use_detections:
+            self.create_subscription(Detection2DArray, TOPIC_DETECTIONS, lambda m: self._on_message("detections", m), in_qos)
+        self.create_subscription(CameraInfo, TOPIC_INFO, self._on_camera_info, in_qos)
+
+        self._slot: LatestSlot[SyncedInputs] = LatestSlot()
+        self._worker = threading.Thread(target=self._work, name="cleanpose_worker", daemon=True)
+        self._worker.start()
+        self.create_timer(cfg.health.diagnostics_period_s, self._publish_diagnostics)
+        if cfg.health.log_period_s > 0:
+            self.create_timer(cfg.health.log_period_s, self._log_status)
+        engine = self.pipeline.engine.info
+        self.get_logger().info(
+            f"ready: model {engine.name!r} on {cfg.inference.engine}/{cfg.inference.device}, categories "
+            f"{list(self.pipeline.config.enabled_categories)}, inputs {synced} + camera_info "
+            f"(slop {cfg.sync.slop_ms} ms, {cfg.sync.input_qos}), max age {cfg.sync.max_age_ms} ms")
+
+    # ------------------------------------------------------------------ executor thread
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _on_message(self, topic: str, msg: Any) -> None:
+        self._sync.add(topic, converters.stamp_to_ns(msg.header.stamp), msg)
+
+    def _on_synced(self, msgs: dict[str, Any], stamp_ns: int) -> None:
+        self.health.note_input()
+        self.health.set_dropped("unmatched", self._sync.unmatched)
+        if stamp_ns <= self._last_stamp_ns:
+            self._reject("out_of_order", f"frame stamp {stamp_ns} is not newer than {self._last_stamp_ns}")
+            return
+        self._last_stamp_ns = stamp_ns
+        item = SyncedInputs(color=msgs["color"], depth=msgs["depth"], mask=msgs["mask"],
+                            detections=msgs.get("detections"), camera_info=self._camera_info, stamp_ns=stamp_ns)
+        if self._slot.put(item) is not None:
+            self.health.note_dropped("superseded")
+
+    def _publish_diagnostics(self) -> None:
+        self.health.set_dropped("unmatched", self._sync.unmatched)
+        msg = diagnostic_array(self.health.snapshot(), f"{self.get_fully_qualified_name()}: pose estimation",
+                               f"{self.config.inference.engine}/{self.config.inference.device}",
+                               self.get_clock().now().nanoseconds, self.config.health.min_rate_hz)
+        self._pub_diag.publish(msg)
+
+    def _log_status(self) -> None:
+        self.get_logger().info(self.health.snapshot().summary())
+
+    def _reject(self, reason: str, detail: str, count: int = 1) -> None:
+        self.health.note_rejected(reason, count)
+        if self.health.should_log(reason, 5.0):
+            self.get_logger().warning(f"input refused ({reason}): {detail}")
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _work(self) -> None:
+        while not self._slot.closed:
+            item = self._slot.take(timeout_s=0.5)
+            if item is None:
+                continue
+            try:
+                self._process(item)
+            except InputError as e:
+                self._reject(e.reason, str(e))
+            except Exception:  # a bug must not kill the worker: count it and keep serving
+                if not self.context.ok():
+                    return  # shutting down under us: publishers are gone, nothing to report
+                self.health.note_error()
+                if self.health.should_log("exception", 5.0):
+                    self.get_logger().error(f"unexpected error while processing a frame:\n{traceback.format_exc()}")
+
+    def _intrinsics(self, info: CameraInfo | None) -> CameraIntrinsics:
+        """CameraInfo -> intrinsics, converted once per distinct message (drivers resend the same)."""
+        if info is None:
+            raise InputError("missing_camera_info", f"no camera info received on {TOPIC_INFO} yet")
+        cached = self._intrinsics_cache
+        if cached is None or cached[0] is not info:
+            try:
+                result: CameraIntrinsics | InputError = converters.camera_info_to_intrinsics(info)
+            except InputError as e:
+                result = e
+            self._intrinsics_cache = cached = (info, result)
+        if isinstance(cached[1], InputError):
+            raise cached[1]
+        return cached[1]
+
+    def _process(self, item: SyncedInputs) -> None:
+        start = time.perf_counter()
+        max_age_ns = int(self.config.sync.max_age_ms * 1e6)
+        age_ns = self.get_clock().now().nanoseconds - item.stamp_ns
+        if max_age_ns > 0 and age_ns > max_age_ns:
+            raise InputError("stale", f"frame is {age_ns / 1e6:.0f} ms old (max_age_ms {self.config.sync.max_age_ms})")
+        frame = converters.frame_from_messages(item.color, item.depth, self._intrinsics(item.camera_info))
+        mask = converters.image_to_mask(item.mask)
+        if item.detections is not None:
+            instances, refused = converters.instances_from_detections(mask, item.detections, frame.shape, self._categories)
+        else:
+            instances, refused = converters.instances_from_category_mask(mask, frame.shape, self._categories)
+        result = self.pipeline(frame, instances) if instances else FrameResult(poses=())
+        for instance_id, reason in [*refused, *result.rejected]:
+            self._reject(reason, f"instance {instance_id} of frame {item.stamp_ns}")
+        self._publish(frame, instances, result)
+        latency_ms = (self.get_clock().now().nanoseconds - item.stamp_ns) / 1e6
+        self.health.note_output(latency_ms, 1e3 * (time.perf_counter() - start))
+
+    def _publish(self, frame: Frame, instances: Sequence[Instance], result: FrameResult) -> None:
+        frame_id = self.config.output.frame_id or frame.frame_id
+        stamp = frame.stamp_ns
+        self._pub_poses.publish(detection_array(result.poses, stamp, frame_id))
+        if self._pub_tf is not None and result.poses:
+            self._pub_tf.publish(tf_message(result.poses, stamp, frame_id, self.config.output.tf_prefix))
+        if self._pub_markers is not None:
+            self._pub_markers.publish(self._markers.build(result.poses, stamp, frame_id))
+        if self._pub_points is not None:
+            self._pub_points.publish(object_points_cloud(self._object_points(frame, instances, result), stamp, frame_id))
+
+    def _object_points(self, frame: Frame, instances: Sequence[Instance], result: FrameResult
+                       ) -> list[tuple[int, np.ndarray]]:
+        """Valid depth points of each posed instance, subsampled: what the network looked at."""
+        by_id = {i.instance_id: i for i in instances}
+        pre = self.pipeline.config.preprocess
+        clouds = []
+        for pose in result.poses:
+            pts, _ = backproject(frame.depth_m, frame.intrinsics, by_id[pose.instance_id].mask)
+            pts = pts[(pts[:, 2] >= pre.min_depth_m) & (pts[:, 2] <= pre.max_depth_m)]
+            n = self.config.output.points_per_object
+            if len(pts) > n:
+                pts = pts[self._rng.choice(len(pts), n, replace=False)]
+            clouds.append((pose.instance_id, pts))
+        return clouds
+
+    # ------------------------------------------------------------------ shutdown
+
+    def close(self) -> None:
+        """Stop the worker (it finishes the frame in hand)."""
+        self._slot.close()
+        self._worker.join(timeout=10.0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ensure_fastdds_profile()
+    init_rclpy_keeping_context_on_signals(argv)
+    try:
+        node = CleanPoseNode()
+    except (ConfigError, WeightsError) as e:
+        print(f"[{NODE_NAME}] cannot start: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.close()
+        node.get_logger().info(f"shutting down: {node.health.snapshot().summary()}")
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
