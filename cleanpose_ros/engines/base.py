@@ -63,7 +63,8 @@ class ModelInfo:
     crop_size: int
     categories: tuple[str, ...]
     name: str = "cleanpose"  # model config name, e.g. "lite" or "paper"
-    seed: int | None = None  # confounder-queue sampling seed the engine uses (None: unseeded)
+    #: seed the confounder-queue samples were re-drawn from; None = the samples stored with the weights
+    seed: int | None = None
 
 
 @runtime_checkable

@@ -31,8 +31,9 @@ class EngineConfig:
     #: (down to the CPU), false = raise ProviderUnavailableError.
     fallback: bool = False
     num_threads: int = 0  # CPU threads for the engine; 0 = the library's default
-    #: seed of the confounder-queue samples of the torch engine (an ONNX file has its own baked in)
-    inference_seed: int = 0
+    #: confounder-queue samples of the torch engine: None = the ones stored with the weights,
+    #: an int = draw them again from this seed (an ONNX file has its own baked in)
+    inference_seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("torch", "onnx"):

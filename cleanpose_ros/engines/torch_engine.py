@@ -44,7 +44,8 @@ class TorchEngine:
         self._autocast = config.precision == "fp16"
         if config.num_threads and self._device.type == "cpu":
             torch.set_num_threads(config.num_threads)
-        model.set_inference_seed(config.inference_seed)
+        if config.inference_seed is not None:
+            model.set_inference_seed(config.inference_seed)
         self._module = model.inference_module().to(self._device).eval()
         self.info = model_info_of(model, config.inference_seed)
         self.active_provider = str(self._device)

@@ -3,7 +3,9 @@
 The networks are the real `lite` CleanPose, random-initialised. Random weights give random box
 sizes, about half of them negative, which postprocessing rightly refuses; `lite_test_model`
 shifts the bias of the size regressor's last layer so sizes come out positive and every object
-yields a pose. The wrappers only count calls or inject faults around a real engine.
+yields a pose, and fills the confounder queue with random features (an empty queue would make
+the causal module's samples all zeros, and the seed of the samples irrelevant).
+The wrappers only count calls or inject faults around a real engine.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ def lite_test_model(seed: int = 0) -> CleanPose:
     model = CleanPose(load_model_config("lite"), seed=seed)
     with torch.no_grad():
         model.pose_head.size[-1].bias.add_(SIZE_BIAS_M)
+        model.queue.entries.normal_()
+        model.queue.count.fill_(model.queue.size)
     return model.eval()
 
 

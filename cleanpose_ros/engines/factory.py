@@ -1,0 +1,94 @@
+"""Engines and pipelines from a weights file: the one place that picks a backend.
+
+- `.pt` checkpoint + kind "torch": TorchEngine.
+- `.onnx` network + kind "onnx": OnnxEngine.
+- `.pt` checkpoint + kind "onnx": the checkpoint is exported first (engines/export.py) into a
+  cache directory keyed by the checkpoint's content, the opset and the confounder seed, so the
+  evaluation tool can compare both engines on one checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..core.config import PipelineConfig
+from ..core.errors import ConfigError, WeightsError
+from ..core.pipeline import Pipeline
+from .base import Engine
+from .config import EngineConfig
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+DEFAULT_OPSET = 17
+
+
+def onnx_cache_dir() -> Path:
+    """Where checkpoints exported on the fly go: $CLEANPOSE_CACHE_DIR or ~/.cache/cleanpose_ros/onnx."""
+    root = os.environ.get("CLEANPOSE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cleanpose_ros")
+    return Path(root) / "onnx"
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def exported_onnx_for(checkpoint: Path, seed: int | None, opset: int = DEFAULT_OPSET) -> Path:
+    """ONNX export of a checkpoint from the cache, exporting it on a miss."""
+    from .export import export_checkpoint  # lazy: torch
+
+    target = onnx_cache_dir() / f"{checkpoint.stem}-{_file_digest(checkpoint)}-seed{'ckpt' if seed is None else seed}-opset{opset}.onnx"
+    if not target.is_file():
+        logger.info("exporting %s to %s for the onnx engine", checkpoint, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        export_checkpoint(checkpoint, partial, opset=opset, seed=seed)
+        partial.replace(target)  # atomic: concurrent processes never read half a file
+    return target
+
+
+def build_engine(weights: str | Path, config: EngineConfig | None = None) -> Engine:
+    """The engine `config.kind` for a checkpoint or ONNX file (see the module docstring)."""
+    config = config or EngineConfig()
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    suffix = path.suffix.lower()
+    if config.kind == "torch":
+        if suffix == ".onnx":
+            raise ConfigError(f"the torch engine needs a checkpoint ({'/'.join(CHECKPOINT_SUFFIXES)}), got {path}")
+        from .torch_engine import TorchEngine  # lazy: torch
+
+        return TorchEngine.from_checkpoint(path, config)
+    from .onnx_engine import OnnxEngine  # lazy: onnxruntime
+
+    if suffix != ".onnx":
+        path = exported_onnx_for(path, seed=config.inference_seed)
+    return OnnxEngine(path, config)
+
+
+def build_pipeline(weights: str | Path, engine: str = "torch", device: str = "cpu",
+                   config: PipelineConfig | None = None, seed: int = 0, **engine_options: Any) -> Pipeline:
+    """Pipeline over `build_engine`. `engine_options` are EngineConfig fields (precision, providers,
+    fallback, num_threads, inference_seed); `seed` seeds the preprocessing's point sampling.
+
+    `config=None` takes the default PipelineConfig with the model's preprocessing sizes; a given
+    config must already match the model (ConfigError otherwise).
+    """
+    names = {f.name for f in dataclasses.fields(EngineConfig)} - {"kind", "device"}
+    unknown = sorted(set(engine_options) - names)
+    if unknown:
+        raise ConfigError(f"unknown engine option(s) {unknown}; allowed: {sorted(names)}")
+    if "providers" in engine_options:
+        engine_options["providers"] = tuple(engine_options["providers"])
+    engine_config = EngineConfig(kind=engine, device=device, **engine_options)  # type: ignore[arg-type]
+    return Pipeline(build_engine(weights, engine_config), config=config, seed=seed)

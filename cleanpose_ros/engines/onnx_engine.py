@@ -1,0 +1,91 @@
+"""ONNX Runtime engine: runs a network exported by `cleanpose-export` (tools/export.py).
+
+The exported file carries its ModelInfo (sizes, categories, name, confounder seed) as ONNX
+metadata under METADATA_KEY, so an .onnx file is self-describing like a checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..core.errors import WeightsError
+from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs
+from .config import EngineConfig
+from .providers import resolve_ort_providers
+
+logger = logging.getLogger(__name__)
+
+#: ONNX metadata_props key holding json(ModelInfo).
+METADATA_KEY = "cleanpose.model_info"
+
+
+def model_info_to_metadata(info: ModelInfo) -> dict[str, str]:
+    return {METADATA_KEY: json.dumps(dataclasses.asdict(info))}
+
+
+def model_info_from_metadata(metadata: Mapping[str, str], source: str) -> ModelInfo:
+    if METADATA_KEY not in metadata:
+        raise WeightsError(f"{source}: no {METADATA_KEY!r} metadata; export the network with cleanpose-export")
+    try:
+        raw = json.loads(metadata[METADATA_KEY])
+        raw["categories"] = tuple(raw["categories"])
+        return ModelInfo(**raw)
+    except (ValueError, TypeError, KeyError) as e:
+        raise WeightsError(f"{source}: unreadable {METADATA_KEY!r} metadata: {e}") from None
+
+
+class OnnxEngine:
+    """Engine over an onnxruntime InferenceSession. `active_provider` names the provider in use."""
+
+    kind = "onnx"
+
+    def __init__(self, path: str | Path, config: EngineConfig | None = None) -> None:
+        import onnxruntime as ort
+
+        config = config or EngineConfig(kind="onnx")
+        path = Path(path)
+        if not path.is_file():
+            raise WeightsError(f"ONNX file not found: {path}")
+        providers, self.fallback_note = resolve_ort_providers(
+            config.provider_preference(), ort.get_available_providers(), config.fallback)
+        options = ort.SessionOptions()
+        if config.num_threads:
+            options.intra_op_num_threads = config.num_threads
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # ORT's own warnings are noise here; we log what matters
+        provider_args: list[Any] = [
+            (p, {"device_id": config.device_index}) if p != "CPUExecutionProvider" else p for p in providers]
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=provider_args)
+        except Exception as e:  # onnxruntime raises its own pybind exception types (InvalidProtobuf, Fail, ...)
+            raise WeightsError(f"{path}: not a loadable ONNX network ({type(e).__name__}: {e})") from None
+        self.active_provider: str = self._session.get_providers()[0]
+        if self.active_provider != providers[0]:
+            # onnxruntime-gpu without its CUDA libraries silently runs on the CPU: apply our policy.
+            note = (f"onnxruntime did not start {providers[0]} (running on {self.active_provider}; "
+                    "the provider's libraries are probably missing)")
+            if not config.fallback:
+                from .base import ProviderUnavailableError
+
+                raise ProviderUnavailableError(note + "; set fallback: true to accept this")
+            logger.warning("%s; continuing (fallback: true)", note)
+            self.fallback_note = note
+        names_in = tuple(i.name for i in self._session.get_inputs())
+        names_out = tuple(o.name for o in self._session.get_outputs())
+        if set(names_in) != set(INPUT_NAMES) or not set(OUTPUT_NAMES) <= set(names_out):
+            raise WeightsError(f"{path}: network has inputs {names_in} / outputs {names_out}, "
+                               f"expected {INPUT_NAMES} / {OUTPUT_NAMES}")
+        self.info = model_info_from_metadata(self._session.get_modelmeta().custom_metadata_map, str(path))
+        self.path = path
+        logger.info("onnx engine: %s on %s (model %s, %d points, %dpx crops)", path.name, self.active_provider,
+                    self.info.name, self.info.num_points, self.info.crop_size)
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        batch_size = check_inputs(inputs, self.info)
+        values = self._session.run(list(OUTPUT_NAMES), {n: inputs[n] for n in INPUT_NAMES})
+        return check_outputs(dict(zip(OUTPUT_NAMES, values)), batch_size)
