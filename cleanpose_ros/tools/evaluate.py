@@ -7,6 +7,7 @@ Only compute the metrics of an existing predictions file (staged evaluation):
   cleanpose-evaluate --predictions OUT/predictions.jsonl --out OUT2
 Writes OUT/metrics.json, OUT/metrics.txt and OUT/ap_vs_{iou,rotation,translation}.png and prints
 the table. The logic lives in cleanpose_ros.evaluation.runner; see docs/evaluation.md.
+Exit status: 0 ok, 2 unusable arguments, weights, config or data folder.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
+from cleanpose_ros.core.errors import CleanPoseError
 from cleanpose_ros.evaluation.runner import (PREDICTIONS_FILENAME, evaluate_dataset, evaluate_predictions_file,
                                              nocs_samples)
 
@@ -57,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.weights is None:
             print("cleanpose-evaluate: --weights is required with --data", file=sys.stderr)
             return 2
-        metrics = _run_dataset(args)
+        try:
+            metrics = _run_dataset(args)
+        except (CleanPoseError, FileNotFoundError) as e:  # unusable weights, config or data folder
+            print(f"cleanpose-evaluate: {e}", file=sys.stderr)
+            return 2
     from cleanpose_ros.metrics.report import format_table
 
     print(format_table(metrics))
