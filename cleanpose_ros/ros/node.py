@@ -14,6 +14,7 @@ import dataclasses
 import sys
 import threading
 import time
+from collections import deque
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,6 @@ class SyncedInputs:
     depth: Image
     mask: Image
     detections: Detection2DArray | None
-    camera_info: CameraInfo | None  # the newest camera info when the set was complete
     stamp_ns: int
 
 
@@ -118,7 +118,9 @@ class CleanPoseNode(Node):
         cfg = self.config
         self.health = HealthMonitor()
         self._categories = tuple(self.pipeline.config.categories)
-        self._camera_info: CameraInfo | None = None
+        # Recent camera infos: the worker picks the one stamped like the frame (it may arrive
+        # after the images), else the newest, so intrinsics are never a sync requirement.
+        self._camera_infos: deque[CameraInfo] = deque(maxlen=16)
         self._last_stamp_ns = -1
         self._rng = np.random.default_rng(cfg.inference.seed)
         self._markers = MarkerTracker(MarkerStyle(line_width_m=cfg.output.marker_line_width_m,
@@ -158,7 +160,7 @@ class CleanPoseNode(Node):
     # ------------------------------------------------------------------ executor thread
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
+        self._camera_infos.append(msg)
 
     def _on_message(self, topic: str, msg: Any) -> None:
         self._sync.add(topic, converters.stamp_to_ns(msg.header.stamp), msg)
@@ -171,7 +173,7 @@ class CleanPoseNode(Node):
             return
         self._last_stamp_ns = stamp_ns
         item = SyncedInputs(color=msgs["color"], depth=msgs["depth"], mask=msgs["mask"],
-                            detections=msgs.get("detections"), camera_info=self._camera_info, stamp_ns=stamp_ns)
+                            detections=msgs.get("detections"), stamp_ns=stamp_ns)
         if self._slot.put(item) is not None:
             self.health.note_dropped("superseded")
 
@@ -208,6 +210,14 @@ class CleanPoseNode(Node):
                 if self.health.should_log("exception", 5.0):
                     self.get_logger().error(f"unexpected error while processing a frame:\n{traceback.format_exc()}")
 
+    def _camera_info_for(self, stamp_ns: int) -> CameraInfo | None:
+        infos = list(self._camera_infos)  # a copy: the executor thread appends meanwhile
+        if not infos:
+            return None
+        slop_ns = int(self.config.sync.slop_ms * 1e6)
+        closest = min(infos, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
+        return closest if abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) <= slop_ns else infos[-1]
+
     def _intrinsics(self, info: CameraInfo | None) -> CameraIntrinsics:
         """CameraInfo -> intrinsics, converted once per distinct message (drivers resend the same)."""
         if info is None:
@@ -229,7 +239,7 @@ class CleanPoseNode(Node):
         age_ns = self.get_clock().now().nanoseconds - item.stamp_ns
         if max_age_ns > 0 and age_ns > max_age_ns:
             raise InputError("stale", f"frame is {age_ns / 1e6:.0f} ms old (max_age_ms {self.config.sync.max_age_ms})")
-        frame = converters.frame_from_messages(item.color, item.depth, self._intrinsics(item.camera_info))
+        frame = converters.frame_from_messages(item.color, item.depth, self._intrinsics(self._camera_info_for(item.stamp_ns)))
         mask = converters.image_to_mask(item.mask)
         if item.detections is not None:
             instances, refused = converters.instances_from_detections(mask, item.detections, frame.shape, self._categories)

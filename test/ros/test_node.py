@@ -1,0 +1,117 @@
+"""cleanpose_node in this process: the mode without detections, the point cloud, parameter checks."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
+from vision_msgs.msg import Detection3DArray  # noqa: E402
+
+from cleanpose_ros.core.errors import ConfigError  # noqa: E402
+from cleanpose_ros.core.types import CATEGORIES  # noqa: E402
+from cleanpose_ros.ros import converters  # noqa: E402
+from test.support.processes import start_python  # noqa: E402
+
+pytestmark = pytest.mark.ros
+FRAME_ID = "cam_optical"
+
+
+@pytest.fixture()
+def context():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+def _scene(h: int = 240, w: int = 320):
+    """Plane at 1 m with two boxes at 0.7 m: class ids 6 (mug) and 3 (camera)."""
+    from cleanpose_ros.core.types import CameraIntrinsics
+
+    intr = CameraIntrinsics(300.0, 300.0, w / 2 - 0.5, h / 2 - 0.5, w, h)
+    depth = np.full((h, w), 1000, np.uint16)
+    mask = np.zeros((h, w), np.uint16)
+    depth[60:120, 60:130] = 700
+    mask[60:120, 60:130] = CATEGORIES.index("mug") + 1
+    depth[130:200, 180:260] = 720
+    mask[130:200, 180:260] = CATEGORIES.index("camera") + 1
+    rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    return intr, rgb, depth, mask
+
+
+def test_category_mask_mode_with_object_points(context, node_weights: Path):
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    node = CleanPoseNode(parameter_overrides=[
+        Parameter("inference.weights", value=str(node_weights)), Parameter("use_detections", value=False),
+        Parameter("output.publish_points", value=True), Parameter("output.points_per_object", value=50),
+        Parameter("output.frame_id", value="override_frame"), Parameter("inference.num_threads", value=1)])
+    probe = Node("probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    got: dict[str, object] = {}
+    reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    probe.create_subscription(Detection3DArray, "pose_estimation/detections", lambda m: got.setdefault("det", m), reliable)
+    probe.create_subscription(PointCloud2, "pose_estimation/object_points", lambda m: got.setdefault("cloud", m), reliable)
+    pubs = {name: probe.create_publisher(t, topic, reliable) for name, t, topic in [
+        ("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
+        ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask")]}
+    try:
+        deadline = time.monotonic() + 10.0
+        while any(p.get_subscription_count() == 0 for p in pubs.values()) and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        intr, rgb, depth, mask = _scene()
+        stamp = node.get_clock().now().nanoseconds
+        pubs["info"].publish(converters.intrinsics_to_camera_info(intr, stamp_ns=stamp, frame_id=FRAME_ID))
+        pubs["color"].publish(converters.array_to_image(rgb, "rgb8", stamp_ns=stamp, frame_id=FRAME_ID))
+        pubs["depth"].publish(converters.array_to_image(depth, "16UC1", stamp_ns=stamp, frame_id=FRAME_ID))
+        pubs["mask"].publish(converters.array_to_image(mask, "mono16", stamp_ns=stamp, frame_id=FRAME_ID))
+        deadline = time.monotonic() + 30.0
+        while len(got) < 2 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert len(got) == 2, f"got {sorted(got)}; health {node.health.snapshot().summary()}"
+        det = got["det"]
+        assert det.header.frame_id == "override_frame" and converters.stamp_to_ns(det.header.stamp) == stamp
+        # Mode without detections: instance id = class id, category from the mask value.
+        assert sorted((d.id, d.results[0].hypothesis.class_id) for d in det.detections) == [("3", "camera"), ("6", "mug")]
+        cloud = got["cloud"]
+        data = np.frombuffer(bytes(cloud.data), "<f4").reshape(-1, 4)
+        assert cloud.width == 100 and sorted(set(data[:, 3].tolist())) == [3.0, 6.0]
+        mug = data[data[:, 3] == 6.0, :3]
+        np.testing.assert_allclose(mug[:, 2], 0.7, atol=1e-6)  # the points really are the mug's depth pixels
+        u = mug[:, 0] / mug[:, 2] * intr.fx + intr.cx
+        assert u.min() >= 60 - 1e-3 and u.max() <= 129 + 1e-3
+    finally:
+        node.close()
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("sync.slop_ms", -3.0, "slop_ms must be in"),
+    ("filters.enabled_categories", ["mug", "banana"], "not categories of the model"),
+    ("inference.weights", "/nonexistent/weights.pt", "not found"),
+])
+def test_invalid_parameters_stop_the_node_with_a_clear_message(context, node_weights, name, value, message):
+    from cleanpose_ros.core.errors import WeightsError
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    overrides = [Parameter("inference.weights", value=str(node_weights)), Parameter(name, value=value)]
+    with pytest.raises((ConfigError, WeightsError), match=message):
+        CleanPoseNode(parameter_overrides=overrides)
+
+
+def test_main_exits_2_on_a_bad_parameter():
+    proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", "sync.input_qos:=fast"])
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "cannot start" in out and "input_qos" in out and "sensor_data" in out
