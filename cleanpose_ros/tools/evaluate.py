@@ -84,8 +84,9 @@ def _run_dataset(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     config = load_yaml(PipelineConfig, args.pipeline_config) if args.pipeline_config else None
     pipeline = Pipeline.from_weights(args.weights, engine=args.engine, device=args.device, config=config)
-    reader = NocsReader(args.data, source=args.source, split=args.split, valid_only=not args.all_frames,
-                        categories=pipeline.config.categories)
+    # The dataset's class ids always refer to the NOCS six; ground truth of categories the model
+    # does not know is dropped later (runner.frame_record_from_result).
+    reader = NocsReader(args.data, source=args.source, split=args.split, valid_only=not args.all_frames)
     if args.limit > 0:
         reader.rels = reader.rels[: args.limit]
     pred_path = args.out / PREDICTIONS_FILENAME

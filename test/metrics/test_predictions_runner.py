@@ -144,3 +144,16 @@ def test_metrics_json_is_strict_with_nan_as_null(tmp_path):
     saved = json.loads(text)
     assert saved["variants"]["corrected"]["summary"]["IoU50"]["bowl"] is None
     assert saved["variants"]["corrected"]["summary"]["IoU50"]["mug"] == 0.0
+
+
+def test_ground_truth_of_unevaluated_categories_is_dropped():
+    from cleanpose_ros.evaluation.runner import frame_record_from_result
+
+    sample = _samples(1)[0]
+    pipe = _OffsetPoses([sample])
+    subset = ("bottle", "mug")
+    record = frame_record_from_result(sample, pipe(sample.frame, sample.instances), subset)
+    assert record.gt_class_ids.tolist() == [0, 1] and record.pred_class_ids.tolist() == [0, 1]
+    np.testing.assert_array_equal(record.gt_instance_ids, [1, 6])
+    m = evaluate_records([record], subset)
+    assert m["variants"]["corrected"]["summary"]["10deg5cm"]["mean"] == pytest.approx(100.0)
