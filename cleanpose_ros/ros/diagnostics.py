@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from ..core import pipeline, postprocess
 from ..core.errors import InputError
 from .converters import ns_to_stamp
 
@@ -20,6 +21,11 @@ from .converters import ns_to_stamp
 #: message ("unmatched"), or a newer frame replaced it in the latest-wins slot ("superseded").
 #: Frames that are wrong (including "stale" and "out_of_order") are counted as rejected per reason.
 DROP_KINDS = ("superseded", "unmatched")
+#: Every reason an input or object can be refused for: listed in /diagnostics from the start,
+#: so a monitor sees a zero instead of a missing key.
+REJECT_REASONS = (*InputError.REASONS, pipeline.REJECT_UNKNOWN_CATEGORY, pipeline.REJECT_CATEGORY_DISABLED,
+                  pipeline.REJECT_LOW_SCORE, pipeline.REJECT_MAX_OBJECTS, postprocess.REJECT_NON_FINITE,
+                  postprocess.REJECT_DEGENERATE_ROTATION, postprocess.REJECT_INVALID_SIZE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class HealthMonitor:
         self._frames_in = 0
         self._frames_out = 0
         self._dropped: Counter[str] = Counter({k: 0 for k in DROP_KINDS})
-        self._rejected: Counter[str] = Counter({r: 0 for r in InputError.REASONS})
+        self._rejected: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
         self._errors = 0
         self._last_log: dict[str, float] = {}
 

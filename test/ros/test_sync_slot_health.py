@@ -93,7 +93,8 @@ def test_health_counts_and_percentiles_in_diagnostics():
     msg = diagnostic_array(snap, "cleanpose_node: pipeline", "cpu", 7, min_rate_hz=1.0)
     values = {kv.key: kv.value for kv in msg.status[0].values}
     assert values["dropped_superseded"] == "2" and values["rejected_stale"] == "1" and values["rejected_empty_mask"] == "1" and values["rejected_low_score"] == "3"
-    assert values["rejected_invalid_depth"] == "0" and values["latency_p95_ms"] == "95.0"
+    assert values["rejected_invalid_depth"] == "0" and values["rejected_invalid_size"] == "0"
+    assert values["latency_p95_ms"] == "95.0"
     assert msg.status[0].level == b"\x00"
     quiet = diagnostic_array(HealthMonitor().snapshot(), "n", "cpu", 7)
     assert quiet.status[0].level == b"\x01" and quiet.status[0].message == "no synchronised input"
