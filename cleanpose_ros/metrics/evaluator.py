@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 NO_ROTATION_LIMIT_DEG = 360.0
 NO_TRANSLATION_LIMIT_CM = 100.0
 
-#: Summary metrics: name -> (kind, thresholds).
+#: Summary metrics reported in the table: IoU AP at one IoU threshold, pose AP at (degrees, cm).
 IOU_METRICS: dict[str, float] = {"IoU25": 0.25, "IoU50": 0.50, "IoU75": 0.75}
 POSE_METRICS: dict[str, tuple[float, float]] = {
     "5deg2cm": (5.0, 2.0), "5deg5cm": (5.0, 5.0), "10deg2cm": (10.0, 2.0), "10deg5cm": (10.0, 5.0),
