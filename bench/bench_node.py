@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""The ROS node under a live camera: input/output rate, latency, drops, as /diagnostics reports them.
+
+Starts `demo_camera` and `cleanpose_node` as separate processes (like a deployment), listens to
+/diagnostics for `--seconds` and prints the last report as a markdown table. Without --weights a
+random-initialised lite checkpoint is used (timing does not depend on the weight values).
+
+  .venv/bin/python bench/bench_node.py [--rate 30] [--seconds 20] [--weights weights/cleanpose_lite.pt]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=30.0, help="demo camera frame rate, Hz")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measurement time after the first output")
+    parser.add_argument("--weights", default="", help="checkpoint; default: a random-init lite checkpoint")
+    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch")
+    parser.add_argument("--threads", type=int, default=1, help="inference threads of the node")
+    args = parser.parse_args()
+
+    # A private domain and local discovery, set before rclpy starts (children inherit them).
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(120, 200)))
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="cleanpose-bench-roslog-"))
+    from cleanpose_ros.resources import ensure_fastdds_profile
+
+    ensure_fastdds_profile()
+    weights = args.weights
+    if not weights:
+        from test.ros.conftest import make_random_lite_checkpoint
+
+        weights = str(make_random_lite_checkpoint(Path(tempfile.mkdtemp()) / "random_lite.pt"))
+
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.node import Node
+
+    from test.support.processes import start_python, stop
+
+    node_proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={weights}",
+                              "-p", f"inference.engine:={args.engine}", "-p", f"inference.num_threads:={args.threads}",
+                              "-p", "health.log_period_s:=0.0"])
+    camera_proc = start_python(["-m", "cleanpose_ros.ros.demo_camera", "--ros-args", "-p", "scenes:=4",
+                                "-p", f"rate_hz:={args.rate}"])
+    rclpy.init()
+    probe = Node("cleanpose_bench_probe")
+    latest: dict[str, str] = {}
+
+    def on_diag(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if "cleanpose_node" in status.name:
+                latest.clear()
+                latest.update({kv.key: kv.value for kv in status.values})
+
+    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    try:
+        deadline = time.monotonic() + 120.0
+        while int(latest.get("frames_out", "0")) == 0 and time.monotonic() < deadline:
+            rclpy.spin_once(probe, timeout_sec=0.1)
+            if node_proc.poll() is not None or camera_proc.poll() is not None:
+                print("a process exited early", file=sys.stderr)
+                return 1
+        start = dict(latest)
+        end_at = time.monotonic() + args.seconds
+        while time.monotonic() < end_at:
+            rclpy.spin_once(probe, timeout_sec=0.1)
+    finally:
+        probe.destroy_node()
+        rclpy.shutdown()
+        stop(camera_proc)
+        stop(node_proc)
+    if not latest:
+        print("no diagnostics received", file=sys.stderr)
+        return 1
+    frames_in = int(latest["frames_in"]) - int(start.get("frames_in", "0"))
+    frames_out = int(latest["frames_out"]) - int(start.get("frames_out", "0"))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; camera {args.rate} Hz 640x480;"
+          f" engine {args.engine}, {args.threads} thread(s); {args.seconds:.0f} s")
+    print("| input Hz | output Hz | latency p50 ms | latency p95 ms | processing p50 ms | processing p95 ms |"
+          " superseded | unmatched |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| {frames_in / args.seconds:.1f} | {frames_out / args.seconds:.1f} | {latest['latency_p50_ms']} |"
+          f" {latest['latency_p95_ms']} | {latest['processing_p50_ms']} | {latest['processing_p95_ms']} |"
+          f" {latest['dropped_superseded']} | {latest['dropped_unmatched']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
