@@ -8,19 +8,8 @@ from torch import Tensor, nn
 
 from .attention import SelfAttentionBlock
 from .config import NocsHeadConfig, PoseHeadConfig, ReconConfig
+from .mlp import PointwiseMLP, PointwiseMLPHead
 from .rotation import rotation_from_6d
-
-
-def _pointwise_bn_mlp(widths: list[int], last_plain: bool = False) -> nn.Sequential:
-    """Conv1d(1x1) + BatchNorm + ReLU stack on (B, C, K); optionally a plain final linear layer."""
-    layers: list[nn.Module] = []
-    pairs = list(zip(widths, widths[1:]))
-    for i, (cin, cout) in enumerate(pairs):
-        if last_plain and i == len(pairs) - 1:
-            layers.append(nn.Conv1d(cin, cout, 1))
-        else:
-            layers += [nn.Conv1d(cin, cout, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
 
 
 class NocsHead(nn.Module):
@@ -30,16 +19,16 @@ class NocsHead(nn.Module):
         super().__init__()
         self.num_categories = num_categories
         self.bins = cfg.bins
-        self.embed = _pointwise_bn_mlp([dim, cfg.hidden, cfg.hidden, dim])
+        self.embed = PointwiseMLP([dim, cfg.hidden, cfg.hidden, dim])
         self.attention = nn.ModuleList(SelfAttentionBlock(dim, heads) for _ in range(cfg.attention_blocks))
-        self.classify = _pointwise_bn_mlp([dim, cfg.hidden, cfg.hidden, num_categories * 3 * cfg.bins], last_plain=True)
+        self.classify = PointwiseMLPHead([dim, cfg.hidden, cfg.hidden, num_categories * 3 * cfg.bins])
         self.register_buffer("bin_centres", torch.linspace(-0.5, 0.5, cfg.bins), persistent=False)
 
     def forward(self, kpt_feat: Tensor, category: Tensor) -> Tensor:
-        h = self.embed(kpt_feat.transpose(1, 2)).transpose(1, 2)
+        h = self.embed(kpt_feat)
         for block in self.attention:
             h = block(h)
-        logits = self.classify(h.transpose(1, 2)).transpose(1, 2)  # (B, K, C*3*bins)
+        logits = self.classify(h)  # (B, K, C*3*bins)
         b, k, _ = logits.shape
         logits = logits.reshape(b, k, self.num_categories, 3 * self.bins)
         index = category.view(-1, 1, 1, 1).expand(-1, k, 1, 3 * self.bins)
@@ -53,13 +42,13 @@ class PoseSizeHead(nn.Module):
     def __init__(self, cfg: PoseHeadConfig, dim: int) -> None:
         super().__init__()
         c1, c2 = cfg.coord_dims
-        self.point_mlp = nn.Sequential(nn.Conv1d(3, c1, 1), nn.ReLU(inplace=True), nn.Conv1d(c1, c2, 1), nn.ReLU(inplace=True))
-        self.nocs_mlp = nn.Sequential(nn.Conv1d(3, c1, 1), nn.ReLU(inplace=True), nn.Conv1d(c1, c2, 1), nn.ReLU(inplace=True))
-        self.fuse = nn.Sequential(nn.Conv1d(2 * c2 + dim, cfg.hidden, 1), nn.ReLU(inplace=True),
-                                  nn.Conv1d(cfg.hidden, cfg.fuse_dim, 1), nn.ReLU(inplace=True))
-        self.refine = nn.Sequential(nn.Conv1d(2 * cfg.fuse_dim, cfg.hidden, 1), nn.ReLU(inplace=True),
-                                    nn.Conv1d(cfg.hidden, cfg.hidden, 1), nn.ReLU(inplace=True),
-                                    nn.Conv1d(cfg.hidden, cfg.hidden, 1), nn.ReLU(inplace=True))
+        self.point_mlp = nn.Sequential(nn.Linear(3, c1), nn.ReLU(inplace=True), nn.Linear(c1, c2), nn.ReLU(inplace=True))
+        self.nocs_mlp = nn.Sequential(nn.Linear(3, c1), nn.ReLU(inplace=True), nn.Linear(c1, c2), nn.ReLU(inplace=True))
+        self.fuse = nn.Sequential(nn.Linear(2 * c2 + dim, cfg.hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(cfg.hidden, cfg.fuse_dim), nn.ReLU(inplace=True))
+        self.refine = nn.Sequential(nn.Linear(2 * cfg.fuse_dim, cfg.hidden), nn.ReLU(inplace=True),
+                                    nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
+                                    nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True))
 
         def regressor(k: int) -> nn.Sequential:
             return nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
@@ -70,11 +59,9 @@ class PoseSizeHead(nn.Module):
         self.size = regressor(3)
 
     def forward(self, kpt_3d: Tensor, kpt_nocs: Tensor, kpt_feat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        h = torch.cat([self.point_mlp(kpt_3d.transpose(1, 2)), self.nocs_mlp(kpt_nocs.transpose(1, 2)),
-                       kpt_feat.transpose(1, 2)], dim=1)
-        h = self.fuse(h)
-        h = torch.cat([h, h.mean(2, keepdim=True).expand_as(h)], dim=1)
-        pooled = self.refine(h).mean(2)
+        h = self.fuse(torch.cat([self.point_mlp(kpt_3d), self.nocs_mlp(kpt_nocs), kpt_feat], dim=-1))
+        h = torch.cat([h, h.mean(1, keepdim=True).expand_as(h)], dim=-1)
+        pooled = self.refine(h).mean(1)
         r6 = self.rotation(pooled)
         rotation = rotation_from_6d(r6[:, :3], r6[:, 3:])
         return rotation, self.translation(pooled), self.size(pooled)
@@ -112,6 +99,6 @@ class DistillationProjector(nn.Module):
         self.project = nn.Linear(in_dim, teacher_dim, bias=False)
 
     def forward(self, point_feat: Tensor) -> Tensor:
-        """point_feat (B, C, N) -> (B, teacher_dim)."""
-        f = F.normalize(point_feat.mean(2), dim=-1)
+        """point_feat (B, N, C) -> (B, teacher_dim)."""
+        f = F.normalize(point_feat.mean(1), dim=-1)
         return self.project(f + self.residual_scale * self.mlp(f))

@@ -1,4 +1,4 @@
-"""Image encoders: an RGB crop (B, 3, S, S) -> features (B, C, N) at the N chosen pixels.
+"""Image encoders: an RGB crop (B, 3, S, S) -> features (B, N, C) at the N chosen pixels (channel-last).
 
 Every encoder produces a low-resolution feature map and samples it bilinearly at the chosen
 pixel centres. That equals upsampling the map to S x S (align_corners=False) and gathering the
@@ -59,8 +59,8 @@ def _load_state_dict_file(path: str) -> dict[str, Tensor]:
 
 
 class SmallCNNEncoder(nn.Module):
-    """One strided 3x3 conv per stage (+ one more at the deepest); every stage's map is projected to C,
-    sampled at the chosen pixels and summed (a feature pyramid without the upsampling)."""
+    """One strided 3x3 conv per stage (+ one more at the deepest); every stage's map is sampled at the
+    chosen pixels, projected to C and summed (a feature pyramid without the upsampling)."""
 
     def __init__(self, cfg: ImageEncoderConfig, crop_size: int) -> None:
         super().__init__()
@@ -74,16 +74,17 @@ class SmallCNNEncoder(nn.Module):
                 layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             self.stages.append(nn.Sequential(*layers))
             cin = c
-        self.laterals = nn.ModuleList(nn.Conv2d(c, cfg.out_channels, 1) for c in cfg.cnn_channels)
-        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.Conv1d(cfg.out_channels, cfg.out_channels, 1))
+        self.laterals = nn.ModuleList(nn.Linear(c, cfg.out_channels) for c in cfg.cnn_channels)
+        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(cfg.out_channels, cfg.out_channels))
 
     def forward(self, rgb: Tensor, choose: Tensor) -> Tensor:
         h = rgb
         total: Tensor | None = None
         for stage, lateral in zip(self.stages, self.laterals):
             h = stage(h)
-            # The 1x1 projection commutes with bilinear sampling: sample the narrow projected map.
-            f = sample_at_choose(lateral(h), choose, self.crop_size)
+            # A linear projection commutes with bilinear sampling: sample the stage's map, then project
+            # only the N chosen pixels (channel-last Linear, no 1x1 conv over the whole map).
+            f = lateral(sample_at_choose(h, choose, self.crop_size).transpose(1, 2))
             total = f if total is None else total + f
         assert total is not None
         return self.out(total)
@@ -146,7 +147,7 @@ class ResNetPSPEncoder(nn.Module):
             pooled = F.avg_pool2d(x, kernel_size=(h // b, w // b))
             pyramid.append(F.interpolate(conv(pooled), size=(h, w), mode="bilinear", align_corners=False))
         feat = self.bottleneck(torch.cat(pyramid, dim=1))
-        return sample_at_choose(feat, choose, self.crop_size)
+        return sample_at_choose(feat, choose, self.crop_size).transpose(1, 2)
 
 
 class _ViTBlock(nn.Module):
@@ -196,7 +197,7 @@ class DinoViTEncoder(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, dim))
         self.blocks = nn.ModuleList(_ViTBlock(dim, cfg.vit_heads) for _ in range(cfg.vit_depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)  # kept for the checkpoint layout; features are taken before it
-        self.project = nn.Conv1d(dim, cfg.out_channels, 1)
+        self.project = nn.Linear(dim, cfg.out_channels)
         if cfg.weights_path:
             self._load(cfg.weights_path)
         else:
@@ -230,7 +231,7 @@ class DinoViTEncoder(nn.Module):
         for blk in self.blocks:
             x = blk(x)
         tokens = x[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, self.grid, self.grid)
-        return self.project(sample_at_choose(tokens, choose, self.crop_size))
+        return self.project(sample_at_choose(tokens, choose, self.crop_size).transpose(1, 2))
 
 
 def build_image_encoder(cfg: ImageEncoderConfig, crop_size: int) -> nn.Module:

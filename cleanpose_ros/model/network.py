@@ -2,7 +2,7 @@
 
 Data flow (B objects, N points, K keypoints, D = feature_dim):
   points (B, N, 3) camera metres -> centre c = mean, centred points
-  image encoder at the chosen pixels (B, C_img, N) + PointNet++ (B, C_pts, N) -> fused (B, N, D)
+  image encoder at the chosen pixels (B, N, C_img) + PointNet++ (B, N, C_pts) -> fused (B, N, D)
   keypoint detector -> kpt_3d (B, K, 3), kpt_feat (B, K, D); geometric-aware aggregator
   front-door causal module with N_s confounders from the per-category queue -> (B, K, D)
   NOCS head -> kpt_nocs (B, K, 3); pose head -> R (B, 3, 3), t = c + offset (B, 3), size (B, 3) metres
@@ -72,9 +72,9 @@ class CleanPose(nn.Module):
     def _encode(self, rgb: Tensor, points: Tensor, choose: Tensor) -> dict[str, Tensor]:
         centre = points.mean(1, keepdim=True)
         pts = points - centre
-        image_feat = self.image_encoder(rgb, choose)  # (B, C_img, N)
-        point_feat = self.point_encoder(pts)  # (B, C_pts, N)
-        fused = torch.cat([point_feat, image_feat], dim=1).transpose(1, 2)  # (B, N, D)
+        image_feat = self.image_encoder(rgb, choose)  # (B, N, C_img)
+        point_feat = self.point_encoder(pts)  # (B, N, C_pts)
+        fused = torch.cat([point_feat, image_feat], dim=-1)  # (B, N, D)
         kpt_3d, kpt_feat, _ = self.keypoints(pts, fused)
         kpt_feat = self.aggregator(kpt_3d, kpt_feat, pts, fused)
         return {"centre": centre.squeeze(1), "points": pts, "point_feat": point_feat, "kpt_3d": kpt_3d,

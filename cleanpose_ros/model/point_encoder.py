@@ -1,4 +1,4 @@
-"""PointNet++ multi-scale-grouping point encoder: per-point features (B, C_out, N) for centred points.
+"""PointNet++ multi-scale-grouping point encoder: per-point features (B, N, C_out) for centred points.
 
 Set abstraction levels take their centres as prefixes of one farthest-point ordering of the
 input (see pointnet2_ops); each scale groups `nsample` neighbours inside its radius, runs a shared
@@ -11,22 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from .config import PointEncoderConfig
+from .mlp import PointwiseMLP
 from .pointnet2_ops import (ball_query_from_distances, farthest_point_sample, gather_points, square_distance,
                            three_interpolate, three_nn)
-
-
-def _conv_bn_relu_2d(widths: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for cin, cout in zip(widths, widths[1:]):
-        layers += [nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
-
-
-def _conv_bn_relu_1d(widths: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for cin, cout in zip(widths, widths[1:]):
-        layers += [nn.Conv1d(cin, cout, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
 
 
 class SetAbstractionMSG(nn.Module):
@@ -38,7 +25,7 @@ class SetAbstractionMSG(nn.Module):
         self.nsamples = tuple(int(n) for n in nsamples)
         per_scale = out_channels // len(radii)
         hidden = max(per_scale // 2, 8)
-        self.mlps = nn.ModuleList(_conv_bn_relu_2d([in_channels + 3, hidden, hidden, per_scale]) for _ in radii)
+        self.mlps = nn.ModuleList(PointwiseMLP([in_channels + 3, hidden, hidden, per_scale]) for _ in radii)
 
     def forward(self, xyz: Tensor, features: Tensor | None, centres: Tensor, d2: Tensor | None = None) -> Tensor:
         """xyz (B, N, 3), features (B, N, C) or None, centres (B, S, 3) -> (B, S, out_channels).
@@ -54,9 +41,8 @@ class SetAbstractionMSG(nn.Module):
             grouped = (gather_points(xyz, idx) - centres.unsqueeze(2)) / radius  # (B, S, k, 3)
             if features is not None:
                 grouped = torch.cat([grouped, gather_points(features, idx)], dim=-1)
-            h = mlp(grouped.permute(0, 3, 1, 2))  # (B, C, S, k)
-            outputs.append(h.amax(dim=-1))
-        return torch.cat(outputs, dim=1).transpose(1, 2)
+            outputs.append(mlp(grouped).amax(dim=2))  # (B, S, C)
+        return torch.cat(outputs, dim=-1)
 
 
 class FeaturePropagation(nn.Module):
@@ -64,18 +50,18 @@ class FeaturePropagation(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.mlp = _conv_bn_relu_1d([in_channels, out_channels, out_channels])
+        self.mlp = PointwiseMLP([in_channels, out_channels, out_channels])
 
     def forward(self, fine_xyz: Tensor, coarse_xyz: Tensor, fine_features: Tensor | None, coarse_features: Tensor) -> Tensor:
         dist, idx = three_nn(fine_xyz, coarse_xyz)
         h = three_interpolate(coarse_features, idx, dist)  # (B, n, C)
         if fine_features is not None:
             h = torch.cat([h, fine_features], dim=-1)
-        return self.mlp(h.transpose(1, 2)).transpose(1, 2)
+        return self.mlp(h)
 
 
 class PointNet2MSG(nn.Module):
-    """Centred points (B, N, 3) -> per-point features (B, out_channels, N)."""
+    """Centred points (B, N, 3) -> per-point features (B, N, out_channels) (channel-last)."""
 
     def __init__(self, cfg: PointEncoderConfig) -> None:
         super().__init__()
@@ -92,7 +78,7 @@ class PointNet2MSG(nn.Module):
             coarse = cfg.fp_channels[i + 1] if i + 1 < levels else cfg.sa_channels[-1]
             skip = cfg.sa_channels[i - 1] if i > 0 else 0
             self.fp.append(FeaturePropagation(coarse + skip, cfg.fp_channels[i]))
-        self.head = nn.Sequential(nn.Conv1d(cfg.fp_channels[0], cfg.out_channels, 1), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(nn.Linear(cfg.fp_channels[0], cfg.out_channels), nn.ReLU(inplace=True))
 
     def forward(self, points: Tensor) -> Tensor:
         level_xyz = [points]
@@ -112,4 +98,4 @@ class PointNet2MSG(nn.Module):
         h = level_feat[-1]
         for i in reversed(range(len(self.fp))):
             h = self.fp[i](level_xyz[i], level_xyz[i + 1], level_feat[i], h)
-        return self.head(h.transpose(1, 2))
+        return self.head(h)

@@ -22,9 +22,13 @@ from torch import Tensor
 
 def square_distance(a: Tensor, b: Tensor) -> Tensor:
     """Pairwise squared distances (B, S, 3) x (B, N, 3) -> (B, S, N), clamped at 0."""
-    # |a|^2 + |b|^2 - 2 a.b is one matmul instead of a (B, S, N, 3) difference tensor.
-    d = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1).unsqueeze(1) - 2.0 * torch.matmul(a, b.transpose(1, 2))
-    return d.clamp_min(0.0)
+    # [a, |a|^2, 1] . [-2b, 1, |b|^2] = |a - b|^2: one batched matmul writes the result directly,
+    # no (B, S, N, 3) difference tensor and no extra full-size passes.
+    ones_a = torch.ones_like(a[..., :1])
+    ones_b = torch.ones_like(b[..., :1])
+    lhs = torch.cat([a, (a * a).sum(-1, keepdim=True), ones_a], dim=-1)
+    rhs = torch.cat([-2.0 * b, ones_b, (b * b).sum(-1, keepdim=True)], dim=-1)
+    return torch.matmul(lhs, rhs.transpose(1, 2)).clamp_min(0.0)
 
 
 def farthest_point_sample(xyz: Tensor, npoint: int, dmat: Tensor | None = None) -> Tensor:
@@ -77,10 +81,18 @@ def gather_points(points: Tensor, idx: Tensor) -> Tensor:
 
 
 def three_nn(unknown: Tensor, known: Tensor) -> tuple[Tensor, Tensor]:
-    """Three nearest known points (B, m, 3) of each unknown point (B, n, 3): (distances, indices) (B, n, 3)."""
+    """Three nearest known points (B, m, 3) of each unknown point (B, n, 3): (distances, indices) (B, n, 3),
+    nearest first."""
     d2 = square_distance(unknown, known)
-    dist2, idx = torch.topk(d2, 3, dim=-1, largest=False, sorted=True)
-    return torch.sqrt(dist2), idx
+    dists, indices = [], []
+    # Three successive minimum passes are cheaper on the CPU than a top-k over every row.
+    for i in range(3):
+        value, index = d2.min(dim=-1)
+        dists.append(value)
+        indices.append(index)
+        if i < 2:
+            d2 = d2.scatter(-1, index.unsqueeze(-1), float("inf"))
+    return torch.sqrt(torch.stack(dists, dim=-1)), torch.stack(indices, dim=-1)
 
 
 def three_interpolate(features: Tensor, idx: Tensor, dist: Tensor) -> Tensor:
