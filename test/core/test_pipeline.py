@@ -42,8 +42,9 @@ def test_all_instances_go_through_one_engine_call(engine, scene):
         assert np.linalg.det(pose.rotation) == pytest.approx(1.0, abs=1e-9)
         np.testing.assert_allclose(pose.rotation @ pose.rotation.T, np.eye(3), atol=1e-9)
         assert (pose.size > 0).all() and np.isfinite(pose.translation).all()
-    # the network's input tensors are the model's sizes (lite: 512 points, 128 px), float32 / int64
-    assert counting.last_inputs["points"].shape == (6, 512, 3) and counting.last_inputs["rgb"].shape == (6, 3, 128, 128)
+    # the network's input tensors have the sizes of the model config stored with the weights
+    n, s = engine.info.num_points, engine.info.crop_size
+    assert counting.last_inputs["points"].shape == (6, n, 3) and counting.last_inputs["rgb"].shape == (6, 3, s, s)
 
 
 def test_batched_results_equal_one_object_at_a_time(engine, scene):
@@ -122,9 +123,11 @@ def test_timings_and_determinism(engine, scene):
 
 
 def test_config_that_disagrees_with_the_model_is_refused(engine):
-    with pytest.raises(ConfigError, match=r"num_points is 1024, the model needs 512.*crop_size is 224, the model needs 128"):
+    n, s = engine.info.num_points, engine.info.crop_size
+    assert (n, s) != (1024, 224), "lite is expected to differ from the PreprocessConfig defaults"
+    with pytest.raises(ConfigError, match=rf"num_points is 1024, the model needs {n}.*crop_size is 224, the model needs {s}"):
         Pipeline(engine, PipelineConfig())
     with pytest.raises(ConfigError, match="categories"):
         Pipeline(engine, config_for_model(PipelineConfig(categories=("mug", "can"), enabled_categories=("mug",)),
                                           engine.info))
-    assert Pipeline(engine).config.preprocess.num_points == 512
+    assert Pipeline(engine).config.preprocess.num_points == n

@@ -18,6 +18,7 @@ from cleanpose_ros.engines.parity import DEFAULT_TOLERANCES, compare_pipelines, 
 from cleanpose_ros.engines.sample_frames import synthetic_frame
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from cleanpose_ros.model import onnx_io
+from cleanpose_ros.model.config import load_model_config
 from test.engines.conftest import EXPORT_SEED, parity_frame_source
 
 ORT_HAS_CUDA = "CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers()
@@ -45,8 +46,9 @@ def test_engine_schema_is_the_model_export_contract():
 
 def test_onnx_file_describes_its_model(engines):
     _, onnx_engine = engines
-    assert onnx_engine.info == ModelInfo(num_points=512, crop_size=128, categories=CATEGORIES, name="lite",
-                                         seed=EXPORT_SEED)
+    lite = load_model_config("lite")
+    assert onnx_engine.info == ModelInfo(num_points=lite.num_points, crop_size=lite.crop_size, categories=CATEGORIES,
+                                         name="lite", seed=EXPORT_SEED)
     assert onnx_engine.active_provider == "CPUExecutionProvider" and onnx_engine.fallback_note is None
 
 
@@ -84,8 +86,9 @@ def test_inputs_off_the_schema_are_refused(engines):
     good = _inputs(onnx_engine.info, 2)
     with pytest.raises(SchemaError, match="points: expected float32"):
         onnx_engine.run({**good, "points": good["points"].astype(np.float64)})
-    with pytest.raises(SchemaError, match="the model wants 512 points"):
-        onnx_engine.run({**good, "points": good["points"][:, :256], "choose": good["choose"][:, :256]})
+    half = onnx_engine.info.num_points // 2
+    with pytest.raises(SchemaError, match=f"the model wants {2 * half} points"):
+        onnx_engine.run({**good, "points": good["points"][:, :half], "choose": good["choose"][:, :half]})
     with pytest.raises(SchemaError, match="disagrees"):
         onnx_engine.run({**good, "category": good["category"][:1]})
     with pytest.raises(SchemaError, match="category indices"):
