@@ -21,9 +21,13 @@ from .types import CATEGORIES
 T = TypeVar("T")
 
 
-def _check(cond: bool, msg: str) -> None:
+def require(cond: bool, msg: str) -> None:
+    """Raise ConfigError(msg) unless `cond`: the one-line validation used in __post_init__."""
     if not cond:
         raise ConfigError(msg)
+
+
+_check = require  # short local alias
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

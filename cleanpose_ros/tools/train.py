@@ -1,0 +1,77 @@
+"""cleanpose-train: train (or resume) a CleanPose model from a YAML config.
+
+  cleanpose-train --config config/train/lite_synthetic.yaml --out runs/lite
+  (run the same command again to resume from the newest checkpoint in --out)
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ..core.config import from_dict, load_yaml, to_dict
+from ..core.errors import CleanPoseError
+from ..training.config import TrainConfig
+
+
+def build_datasets(cfg: TrainConfig, model_config) -> list:
+    """One NocsPoseDataset per source, preprocessing exactly as the model expects."""
+    from ..data.augment import AugmentConfig
+    from ..data.training_dataset import NocsPoseDataset
+
+    pre = replace(cfg.preprocess, num_points=model_config.num_points, crop_size=model_config.crop_size)
+    augment = AugmentConfig() if cfg.augment else None
+    return [NocsPoseDataset(src.path, source=src.source, split=src.split, cfg=pre, augment=augment, seed=cfg.seed)
+            for src in cfg.data]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train or resume a CleanPose model.")
+    parser.add_argument("--config", required=True, help="training YAML (see config/train/)")
+    parser.add_argument("--out", required=True, help="run directory: checkpoints, metrics.csv, tensorboard/")
+    parser.add_argument("--steps", type=int, help="override the config's number of steps")
+    parser.add_argument("--data", action="append", help="override the data sources: PATH[:SPLIT] (repeatable; "
+                        "source layout 'real')")
+    parser.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
+    parser.add_argument("--export", help="also copy the final checkpoint here (e.g. weights/cleanpose_lite.pt)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from ..model.config import load_model_config
+    from ..training.trainer import Trainer, latest_checkpoint
+
+    try:
+        cfg = load_yaml(TrainConfig, args.config)
+        if args.steps is not None:
+            cfg = replace(cfg, steps=args.steps)
+        if args.data:
+            sources = [dict(zip(("path", "split"), d.rsplit(":", 1))) if ":" in d else {"path": d} for d in args.data]
+            cfg = from_dict(TrainConfig, {**to_dict(cfg), "data": sources})
+        model_config = load_model_config(cfg.model)
+        out = Path(args.out)
+        trainer = Trainer(cfg, out, build_datasets(cfg, model_config), model_config=model_config)
+        ckpt = latest_checkpoint(out)
+        if ckpt is not None:
+            if args.no_resume:
+                print(f"error: {out} already holds checkpoints ({ckpt.name}); remove it or drop --no-resume",
+                      file=sys.stderr)
+                return 2
+            trainer.resume(ckpt)
+        final = trainer.run(progress=not args.no_progress)
+    except CleanPoseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"final checkpoint: {final} (step {trainer.step})")
+    if args.export:
+        Path(args.export).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(final, args.export)
+        print(f"copied to {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

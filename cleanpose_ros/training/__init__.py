@@ -1,0 +1,1 @@
+"""Training: config, data mixing, the resumable training loop."""

@@ -1,0 +1,246 @@
+"""The resumable training loop.
+
+Everything a step sees is a function of (seed, step) (training/sampling.py) plus the torch RNG
+state, which the checkpoint stores; so `train 0..N` and `train 0..k, resume, k..N` give the same
+weights. Checkpoints are written with model.checkpoint.save_checkpoint (weights-only safe).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..core.config import to_dict
+from .config import TrainConfig
+from .sampling import MixedSchedule, StepBatchSampler
+
+log = logging.getLogger(__name__)
+
+CKPT_PATTERN = "step_{:08d}.pt"
+
+
+class _KeyedDataset(Dataset):
+    """Looks a global index up in the mixed sources, drawing that sample's randomness from its step.
+
+    Each source dataset derives point sampling and augmentation from (its seed, epoch, index);
+    we pass the step as the "epoch", so a sample's content depends only on (seed, step, index),
+    not on which DataLoader worker handles it: resume is exact with num_workers > 0.
+    """
+
+    def __init__(self, sources: Sequence[Dataset], schedule: MixedSchedule) -> None:
+        self.sources, self.schedule = list(sources), schedule
+
+    def __len__(self) -> int:
+        return self.schedule.total
+
+    def __getitem__(self, key: tuple[int, tuple[int, int, int]]) -> dict:
+        index, (_seed, step, _pos) = key
+        src, local = self.schedule.locate(index)
+        dataset = self.sources[src]
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(step)
+        return dataset[local]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def cyclic_lr(step: int, lr_min: float, lr_max: float, half_cycle: int) -> float:
+    """Triangular cyclic learning rate: lr_min -> lr_max in `half_cycle` steps and back."""
+    cycle_pos = step % (2 * half_cycle)
+    frac = cycle_pos / half_cycle if cycle_pos < half_cycle else 2.0 - cycle_pos / half_cycle
+    return lr_min + (lr_max - lr_min) * frac
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    ckpts = sorted((out_dir / "checkpoints").glob("step_*.pt"))
+    return ckpts[-1] if ckpts else None
+
+
+class MetricsLog:
+    """CSV (always) + TensorBoard (when installed) scalar log; appends on resume."""
+
+    def __init__(self, out_dir: Path, start_step: int) -> None:
+        self.path = out_dir / "metrics.csv"
+        self._rows: list[dict[str, float]] = []
+        if self.path.exists() and start_step > 0:
+            # drop rows past the checkpoint we resume from, so the log matches the weights
+            with self.path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(float(r["step"])) <= start_step]
+            self._rows = [{k: float(v) for k, v in r.items() if v != ""} for r in rows]
+        self._flush()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self._tb = SummaryWriter(str(out_dir / "tensorboard"), purge_step=start_step or None)
+        except Exception:  # tensorboard not installed: CSV only
+            self._tb = None
+
+    def add(self, step: int, values: dict[str, float]) -> None:
+        row = {"step": float(step), **values}
+        self._rows.append(row)
+        if self._tb is not None:
+            for k, v in values.items():
+                self._tb.add_scalar(k, v, step)
+
+    def _flush(self) -> None:
+        keys: list[str] = ["step"]
+        for r in self._rows:
+            keys += [k for k in r if k not in keys]
+        with self.path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            for r in self._rows:
+                w.writerow({k: (int(v) if k == "step" else v) for k, v in r.items()})
+
+    def flush(self) -> None:
+        self._flush()
+        if self._tb is not None:
+            self._tb.flush()
+
+
+class Trainer:
+    """Builds model, data and optimiser from a TrainConfig and runs (or resumes) training.
+
+    `datasets` are torch Datasets of per-object sample dicts (data/training_dataset.py), with
+    their training augmentation already configured.
+    """
+
+    def __init__(self, cfg: TrainConfig, out_dir: str | Path, datasets: Sequence[Dataset],
+                 model_config: Any = None) -> None:
+        from ..model.config import load_model_config
+        from ..model.network import CleanPose
+
+        self.cfg = cfg
+        self.out_dir = Path(out_dir)
+        (self.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.model_config = model_config if model_config is not None else load_model_config(cfg.model)
+        self.model = CleanPose(self.model_config).to(self.device)
+        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
+                                          lr=cfg.optim.lr_min, weight_decay=cfg.optim.weight_decay)
+        self.datasets = list(datasets)
+        self.schedule = MixedSchedule(tuple(len(d) for d in self.datasets),
+                                      tuple(s.weight for s in cfg.data), cfg.batch_size, cfg.seed)
+        self.keyed = _KeyedDataset(self.datasets, self.schedule)
+        self.use_amp = cfg.amp == "auto" and self.device.type == "cuda"
+        self.step = 0
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        state = {"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+        generator = getattr(self.model, "_generator", None)  # the in-network augmentation's RNG
+        if isinstance(generator, torch.Generator):
+            state["model_rng"] = generator.get_state()
+        return state
+
+    def save(self) -> Path:
+        from ..model.checkpoint import save_checkpoint
+
+        path = self.out_dir / "checkpoints" / CKPT_PATTERN.format(self.step)
+        tmp = path.with_suffix(".tmp")
+        save_checkpoint(tmp, self.model, self.model_config, step=self.step,
+                        extra={"train_config": to_dict(self.cfg)}, optimizer_state=self._state())
+        tmp.replace(path)  # atomic: a killed run never leaves a half-written checkpoint behind
+        for old in sorted((self.out_dir / "checkpoints").glob("step_*.pt"))[:-self.cfg.keep_checkpoints]:
+            old.unlink()
+        return path
+
+    def resume(self, path: Path) -> None:
+        from ..model.checkpoint import load_checkpoint
+
+        loaded = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(loaded.model.state_dict())
+        state = loaded.optimizer_state or {}
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"].cpu())
+        generator = getattr(self.model, "_generator", None)
+        if "model_rng" in state and isinstance(generator, torch.Generator):
+            generator.set_state(state["model_rng"].cpu())
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.step = int(loaded.step)
+        log.info("resumed from %s at step %d", path, self.step)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self, *, progress: bool = True, stop_at: int | None = None) -> Path:
+        """Train until cfg.steps (or `stop_at`); returns the last checkpoint written."""
+        end = min(self.cfg.steps, stop_at) if stop_at is not None else self.cfg.steps
+        if self.step == 0 and getattr(self.model, "queue", None) is not None:
+            self._initialise_queue()
+        metrics = MetricsLog(self.out_dir, self.step)
+        loader = DataLoader(self.keyed, batch_sampler=StepBatchSampler(self.schedule, self.step, end),
+                            num_workers=self.cfg.num_workers, persistent_workers=False,
+                            pin_memory=self.device.type == "cuda")
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=end, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+        self.model.train()
+        last = latest_checkpoint(self.out_dir)
+        t0 = time.perf_counter()
+        for batch in loader:
+            lr = cyclic_lr(self.step, self.cfg.optim.lr_min, self.cfg.optim.lr_max, self.cfg.optim.half_cycle_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            batch = {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                loss, terms = self.model.training_step(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss at step {self.step}: {terms}")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip_norm)
+            self.optimizer.step()
+            self.step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.1e}")
+            if self.step % self.cfg.log_every == 0 or self.step == end:
+                dt = (time.perf_counter() - t0) / self.cfg.log_every
+                t0 = time.perf_counter()
+                metrics.add(self.step, {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(gnorm),
+                                        "sec_per_step": dt, **{f"loss/{k}": float(v) for k, v in terms.items()}})
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == end:
+                metrics.flush()
+                last = self.save()
+        if bar is not None:
+            bar.close()
+        metrics.flush()
+        if last is None:
+            last = self.save()
+        return last
+
+    def _initialise_queue(self) -> None:
+        """Fill each category's confounder queue from the first training instances (model.md),
+        taken in dataset order without augmentation effects on the order."""
+        loader = DataLoader(torch.utils.data.ConcatDataset(self.datasets), batch_size=self.cfg.batch_size,
+                            shuffle=False, num_workers=self.cfg.num_workers)
+
+        def batches():
+            for batch in loader:
+                yield {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+        used = self.model.initialize_queue(batches())
+        log.info("confounder queue initialised from %d batches", used)
+
+
+def with_steps(cfg: TrainConfig, steps: int) -> TrainConfig:
+    return replace(cfg, steps=steps)
+
+
+__all__ = ["Trainer", "cyclic_lr", "latest_checkpoint", "resolve_device", "with_steps"]
