@@ -144,7 +144,8 @@ def test_demo_camera_to_node_to_probe_then_bad_input_barrage(probe: Probe, node_
 
         ok = probe.spin_until(lambda: len(matched()) >= 4 or node_proc.poll() is not None
                               or camera_proc.poll() is not None, 120.0)
-        assert node_proc.poll() is None and camera_proc.poll() is None, "a process died"
+        for name, proc in (("node", node_proc), ("demo camera", camera_proc)):
+            assert proc.poll() is None, f"the {name} process died:\n{stop(proc)[-3000:]}"
         assert ok, f"only {len(matched())} frames with poses; diagnostics {probe.diagnostics}"
         stamps = matched()
         for stamp in stamps:
