@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+import cleanpose_ros.engines  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads, see its docstring)
+
 STAGES = ("preprocess", "engine", "postprocess", "total")
 
 

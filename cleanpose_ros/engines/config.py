@@ -31,6 +31,10 @@ class EngineConfig:
     #: (down to the CPU), false = raise ProviderUnavailableError.
     fallback: bool = False
     num_threads: int = 0  # CPU threads for the engine; 0 = the library's default
+    #: onnx on CPU: let idle worker threads spin-wait. Slightly lower latency on a dedicated CPU,
+    #: several times HIGHER on a shared one (measured: 5 lite objects, 2 threads, loaded 2-core
+    #: machine, 79 ms spinning vs 28 ms not). torch: set OMP_WAIT_POLICY instead (engines/__init__.py).
+    spin_wait: bool = False
     #: confounder-queue samples of the torch engine: None = the ones stored with the weights,
     #: an int = draw them again from this seed (an ONNX file has its own baked in)
     inference_seed: int | None = None

@@ -57,6 +57,7 @@ class OnnxEngine:
         if config.num_threads:
             options.intra_op_num_threads = config.num_threads
             options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.spin_wait else "0")
         options.log_severity_level = 3  # ORT's own warnings are noise here; we log what matters
         provider_args: list[Any] = [
             (p, {"device_id": config.device_index}) if p != "CPUExecutionProvider" else p for p in providers]
