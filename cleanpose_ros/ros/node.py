@@ -42,7 +42,7 @@ from .latest_slot import LatestSlot
 from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
 from .params import NodeConfig, declare_config
 from .process import init_rclpy_keeping_context_on_signals
-from .sync import ApproximateTimeSync
+from .sync import ApproximateTimeSync, StampOrder
 
 NODE_NAME = "cleanpose_node"
 SHIPPED_WEIGHTS = "weights/cleanpose_lite.pt"
@@ -121,7 +121,7 @@ class CleanPoseNode(Node):
         # Recent camera infos: the worker picks the one stamped like the frame (it may arrive
         # after the images), else the newest, so intrinsics are never a sync requirement.
         self._camera_infos: deque[CameraInfo] = deque(maxlen=16)
-        self._last_stamp_ns = -1
+        self._order = StampOrder()
         self._rng = np.random.default_rng(cfg.inference.seed)
         self._markers = MarkerTracker(MarkerStyle(line_width_m=cfg.output.marker_line_width_m,
                                                   text_height_m=cfg.output.marker_text_height_m))
@@ -168,10 +168,12 @@ class CleanPoseNode(Node):
     def _on_synced(self, msgs: dict[str, Any], stamp_ns: int) -> None:
         self.health.note_input()
         self.health.set_dropped("unmatched", self._sync.unmatched)
-        if stamp_ns <= self._last_stamp_ns:
-            self._reject("out_of_order", f"frame stamp {stamp_ns} is not newer than {self._last_stamp_ns}")
+        last_ns, resets = self._order.last_ns, self._order.resets
+        if not self._order.accept(stamp_ns, self.get_clock().now().nanoseconds):
+            self._reject("out_of_order", f"frame stamp {stamp_ns} is not newer than {last_ns}")
             return
-        self._last_stamp_ns = stamp_ns
+        if self._order.resets > resets:
+            self.get_logger().info(f"time went back (stamp {stamp_ns} after {last_ns}): frame order restarted")
         item = SyncedInputs(color=msgs["color"], depth=msgs["depth"], mask=msgs["mask"],
                             detections=msgs.get("detections"), stamp_ns=stamp_ns)
         if self._slot.put(item) is not None:

@@ -62,3 +62,24 @@ class ApproximateTimeSync:
     def pending(self) -> dict[str, int]:
         with self._lock:
             return {t: len(q) for t, q in self._queues.items()}
+
+
+class StampOrder:
+    """Refuses frames whose stamp is not newer than the last accepted one (out of order).
+
+    Exception: when the clock itself is behind the last accepted stamp, time was reset (a bag
+    replayed in a loop, a simulator restarted); the order starts again instead of refusing every
+    frame from then on.
+    """
+
+    def __init__(self) -> None:
+        self.last_ns: int | None = None
+        self.resets = 0
+
+    def accept(self, stamp_ns: int, now_ns: int) -> bool:
+        if self.last_ns is not None and stamp_ns <= self.last_ns:
+            if now_ns >= self.last_ns:
+                return False
+            self.resets += 1
+        self.last_ns = stamp_ns
+        return True

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("rclpy")
 from cleanpose_ros.ros.diagnostics import HealthMonitor, diagnostic_array  # noqa: E402
 from cleanpose_ros.ros.latest_slot import LatestSlot  # noqa: E402
-from cleanpose_ros.ros.sync import ApproximateTimeSync  # noqa: E402
+from cleanpose_ros.ros.sync import ApproximateTimeSync, StampOrder  # noqa: E402
 
 MS = 1_000_000
 
@@ -101,3 +101,14 @@ def test_health_counts_and_percentiles_in_diagnostics():
     with pytest.raises(ValueError):
         h.note_dropped("lost")
     assert h.should_log("empty_mask", 60.0) and not h.should_log("empty_mask", 60.0) and h.should_log("stale", 60.0)
+
+
+def test_stamp_order_refuses_old_stamps_but_follows_a_clock_reset():
+    order = StampOrder()
+    now = 100 * MS
+    assert order.accept(50 * MS, now) and order.accept(60 * MS, now)
+    assert not order.accept(60 * MS, now) and not order.accept(55 * MS, now)  # duplicate and older
+    assert order.last_ns == 60 * MS and order.resets == 0
+    # A looping bag: the clock itself is now behind the last stamp -> start again.
+    assert order.accept(5 * MS, now_ns=10 * MS) and order.resets == 1
+    assert not order.accept(4 * MS, now_ns=10 * MS)
