@@ -10,6 +10,7 @@ the model's fixed inference indices, so the graph matches torch eval mode for th
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -30,7 +31,11 @@ def export_onnx(model: CleanPose, path: str | Path, *, opset: int = 17, batch_ex
     ex = example_inputs(model.config, batch_example)
     args = tuple(ex[k] for k in INPUT_NAMES)
     dynamic_axes = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # Shape-derived python ints (N, k, strides) are constants of the config, so the tracer's
+        # "might not generalise" warnings do not apply; only the batch axis is dynamic.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         # The TorchScript-based exporter unrolls the FPS loop and keeps the batch symbolic reliably.
         torch.onnx.export(module, args, str(path), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
                           dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)

@@ -34,7 +34,7 @@ def test_training_step_reports_every_term(lite_model: CleanPose) -> None:
     lite_model.train()
     total, terms = lite_model.training_step(batch)
     assert set(terms) == {"ocd", "div", "nocs", "pose", "recon", "delta", "kd", "total"}
-    assert torch.isfinite(total) and abs(terms["total"] - float(total)) < 1e-4
+    assert torch.isfinite(total) and abs(terms["total"] - total.item()) < 1e-4
     w = lite_model.config.weights
     expected = sum(getattr(w, k) * terms[k] for k in ("ocd", "div", "nocs", "pose", "recon", "delta", "kd"))
     assert abs(expected - terms["total"]) < 1e-3 * max(1.0, abs(expected))
