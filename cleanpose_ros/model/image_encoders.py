@@ -226,11 +226,12 @@ class DinoViTEncoder(nn.Module):
         return self  # no dropout or batch norm in the ViT: train/eval only matter for the projection
 
     def forward(self, rgb: Tensor, choose: Tensor) -> Tensor:
-        x = self.patch_embed.proj(rgb).flatten(2).transpose(1, 2)  # (B, g*g, dim)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
-        for blk in self.blocks:
-            x = blk(x)
-        tokens = x[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, self.grid, self.grid)
+        with torch.no_grad():  # frozen backbone: no activations kept for backward
+            x = self.patch_embed.proj(rgb).flatten(2).transpose(1, 2)  # (B, g*g, dim)
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+            for blk in self.blocks:
+                x = blk(x)
+            tokens = x[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, self.grid, self.grid)
         return self.project(sample_at_choose(tokens, choose, self.crop_size).transpose(1, 2))
 
 

@@ -52,3 +52,16 @@ def test_both_named_configs_load() -> None:
     assert (paper.keypoints.num_keypoints, paper.feature_dim, paper.causal.queue_size, paper.causal.num_samples,
             paper.num_points, paper.image_encoder.kind) == (96, 256, 80, 12, 1024, "dino")
     assert lite.num_points < paper.num_points and lite.crop_size < paper.crop_size
+
+
+def test_paper_config_builds_trains_a_step_and_infers() -> None:
+    torch.manual_seed(0)
+    model = CleanPose(load_model_config("paper"))
+    assert model.config.keypoints.num_keypoints == 96
+    batch = _training_batch(model.config, 2)
+    total, terms = model.training_step(batch)
+    total.backward()
+    assert torch.isfinite(total) and set(terms) >= {"ocd", "div", "nocs", "pose", "recon", "delta"}
+    with torch.no_grad():
+        rotation, translation, size = model.inference_module()(**example_inputs(model.config, 1))
+    assert rotation.shape == (1, 3, 3) and torch.isfinite(translation).all() and torch.isfinite(size).all()
