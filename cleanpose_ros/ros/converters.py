@@ -3,6 +3,10 @@
 Every function here is pure (no node, no publishers) so it can be tested without a ROS graph.
 Problems with an input message raise `InputError` with the reason code that the node counts.
 
+The readers only use message attributes, so they accept rclpy messages and the rosbags
+message objects of a bag alike (the replay tool runs without ROS); the message classes are
+imported where a function constructs one.
+
 Image layout (sensor_msgs/Image): `height` rows of `step` bytes each; a row holds
 `width * channels * itemsize` meaningful bytes followed by optional padding; multi-byte
 values are big-endian when `is_bigendian` is set.
@@ -11,15 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image
-from vision_msgs.msg import Detection2DArray
 
 from ..core.errors import InputError
 from ..core.types import CATEGORIES, CameraIntrinsics, Frame, Instance
+
+if TYPE_CHECKING:
+    from builtin_interfaces.msg import Time
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection2DArray
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ def stamp_to_ns(stamp: Time) -> int:
 
 
 def ns_to_stamp(ns: int) -> Time:
+    from builtin_interfaces.msg import Time
+
     return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
 
 
@@ -89,6 +97,8 @@ def image_to_array(msg: Image) -> np.ndarray:
 def array_to_image(array: np.ndarray, encoding: str, *, stamp_ns: int = 0, frame_id: str = "",
                    big_endian: bool = False, row_padding: int = 0) -> Image:
     """(H, W[, C]) array -> Image; `row_padding` extra bytes per row (tests and odd drivers)."""
+    from sensor_msgs.msg import Image
+
     fmt = _pixel_format(encoding)
     arr = np.asarray(array)
     expected_ndim = 2 if fmt.channels == 1 else 3
@@ -154,6 +164,8 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
 
 
 def intrinsics_to_camera_info(intrinsics: CameraIntrinsics, *, stamp_ns: int = 0, frame_id: str = "") -> CameraInfo:
+    from sensor_msgs.msg import CameraInfo
+
     msg = CameraInfo()
     msg.header.stamp = ns_to_stamp(stamp_ns)
     msg.header.frame_id = frame_id

@@ -10,14 +10,12 @@ reason, a counter in /diagnostics and a log line throttled per reason.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 import time
 from collections import deque
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,17 +33,17 @@ from ..core.errors import ConfigError, InputError, WeightsError
 from ..core.geometry import backproject
 from ..core.pipeline import Pipeline
 from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance
-from ..resources import ensure_fastdds_profile, find_resource
+from ..resources import ensure_fastdds_profile
 from . import converters
 from .diagnostics import HealthMonitor, diagnostic_array
 from .latest_slot import LatestSlot
 from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
+from .node_pipeline import SHIPPED_WEIGHTS, build_pipeline, resolve_weights  # noqa: F401 (re-exported)
 from .params import NodeConfig, declare_config
 from .process import init_rclpy_keeping_context_on_signals
 from .sync import ApproximateTimeSync, StampOrder
 
 NODE_NAME = "cleanpose_node"
-SHIPPED_WEIGHTS = "weights/cleanpose_lite.pt"
 
 # Input topics (relative: remap them per camera) and the synchroniser's names for them.
 TOPIC_COLOR = "color/image_raw"
@@ -75,34 +73,6 @@ def input_qos(kind: str, depth: int) -> QoSProfile:
     reliability = ReliabilityPolicy.BEST_EFFORT if kind == "sensor_data" else ReliabilityPolicy.RELIABLE
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability,
                       durability=DurabilityPolicy.VOLATILE)
-
-
-def resolve_weights(path: str) -> Path:
-    """The configured weights path, or the shipped lite weights when empty."""
-    if path:
-        return Path(path).expanduser()
-    try:
-        return find_resource(SHIPPED_WEIGHTS)
-    except FileNotFoundError as e:
-        raise WeightsError(f"no weights given (inference.weights) and {e}") from None
-
-
-def build_pipeline(config: NodeConfig) -> Pipeline:
-    """Load the weights and apply the node's filters on top of the model's own preprocessing."""
-    inf = config.inference
-    options: dict[str, Any] = {"num_threads": inf.num_threads} if inf.num_threads > 0 else {}
-    base = Pipeline.from_weights(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed, **options)
-    known = set(base.config.categories)
-    unknown = sorted(set(config.filters.enabled_categories) - known)
-    if unknown:
-        raise ConfigError(f"parameters.filters.enabled_categories: {unknown} are not categories of the model "
-                          f"({sorted(known)})")
-    f = config.filters
-    preprocess = dataclasses.replace(base.config.preprocess, min_depth_m=f.min_depth_m, max_depth_m=f.max_depth_m,
-                                     min_points=f.min_points)
-    pipeline_config = dataclasses.replace(base.config, preprocess=preprocess, score_threshold=f.score_threshold,
-                                          max_objects=f.max_objects, enabled_categories=tuple(f.enabled_categories))
-    return Pipeline(base.engine, pipeline_config, seed=inf.seed)
 
 
 class CleanPoseNode(Node):

@@ -5,7 +5,6 @@ moment the camera saw it, never at `now()`, so consumers can look up TF at the r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -17,23 +16,12 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesisWithPose
 from visualization_msgs.msg import Marker, MarkerArray
 
-from ..core.geometry import BOX_EDGES, box_corners, rotation_to_quaternion
 from ..core.types import PoseEstimate
 from .converters import ns_to_stamp
-
-#: One colour per NOCS category (RGBA, 0..1), unknown categories get grey.
-CATEGORY_COLORS: dict[str, tuple[float, float, float, float]] = {
-    "bottle": (0.12, 0.47, 0.71, 1.0),
-    "bowl": (1.0, 0.50, 0.05, 1.0),
-    "camera": (0.17, 0.63, 0.17, 1.0),
-    "can": (0.84, 0.15, 0.16, 1.0),
-    "laptop": (0.58, 0.40, 0.74, 1.0),
-    "mug": (0.89, 0.47, 0.76, 1.0),
-}
-_GREY = (0.6, 0.6, 0.6, 1.0)
-_AXIS_COLORS = ((1.0, 0.0, 0.0, 1.0), (0.0, 1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0))  # x red, y green, z blue
-
-MARKER_NAMESPACES = ("box", "axes", "label")
+# Colours, TF names and marker shapes live in output_spec (shared with the rosbag tools);
+# re-exported here for the callers that know them from this module.
+from .output_spec import (CATEGORY_COLORS, MARKER_NAMESPACES, LiveMarkers, MarkerSpec, MarkerStyle,  # noqa: F401
+                          object_markers, pose_quaternion, tf_child_frame)
 
 
 def _header(stamp_ns: int, frame_id: str) -> Header:
@@ -44,7 +32,7 @@ def pose_message(pose: PoseEstimate) -> Pose:
     """Box centre and canonical->camera rotation as a geometry_msgs/Pose."""
     msg = Pose()
     msg.position.x, msg.position.y, msg.position.z = (float(v) for v in pose.translation)
-    q = rotation_to_quaternion(pose.rotation)
+    q = pose_quaternion(pose)
     msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = (float(v) for v in q)
     return msg
 
@@ -65,18 +53,13 @@ def detection_array(poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str)
     return out
 
 
-def tf_child_frame(prefix: str, pose: PoseEstimate) -> str:
-    """`<prefix><category>_<instance id>`, e.g. 'cleanpose/mug_3'."""
-    return f"{prefix}{pose.category}_{pose.instance_id}"
-
-
 def tf_message(poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str, prefix: str) -> TFMessage:
     """One transform per object, child of the camera frame; rotation only (TF has no scale)."""
     out = TFMessage()
     for p in poses:
         t = TransformStamped(header=_header(stamp_ns, frame_id), child_frame_id=tf_child_frame(prefix, p))
         t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (float(v) for v in p.translation)
-        q = rotation_to_quaternion(p.rotation)
+        q = pose_quaternion(p)
         t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w = (float(v) for v in q)
         out.transforms.append(t)
     return out
@@ -86,72 +69,38 @@ def _point(xyz: np.ndarray) -> Point:
     return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
 
 
-def _rgba(c: tuple[float, float, float, float]) -> ColorRGBA:
+def _rgba(c: Sequence[float]) -> ColorRGBA:
     return ColorRGBA(r=c[0], g=c[1], b=c[2], a=c[3])
 
 
-@dataclass(frozen=True)
-class MarkerStyle:
-    line_width_m: float = 0.004
-    text_height_m: float = 0.025
-    axis_length_ratio: float = 0.6  # axis length as a fraction of the largest box extent
-    lifetime_s: float = 0.0  # 0 = until deleted (vanished objects are deleted explicitly)
-
-
 class MarkerTracker:
-    """Builds MarkerArrays and remembers what it drew, so vanished objects get DELETE markers.
-
-    Markers are drawn in the object's own frame (marker pose = object pose), which keeps the
-    box corners exact and lets RViz apply the transform.
-    """
+    """Builds MarkerArrays and remembers what it drew, so vanished objects get DELETE markers."""
 
     def __init__(self, style: MarkerStyle = MarkerStyle()) -> None:
         self.style = style
-        self._live: set[tuple[str, int]] = set()
+        self._live = LiveMarkers()
 
     def build(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str) -> MarkerArray:
+        specs = [spec for p in poses for spec in object_markers(p, self.style)]
         out = MarkerArray()
-        now_live: set[tuple[str, int]] = set()
-        for p in poses:
-            for marker in self._object_markers(p, stamp_ns, frame_id):
-                out.markers.append(marker)
-                now_live.add((marker.ns, marker.id))
-        for ns, marker_id in sorted(self._live - now_live):
+        out.markers.extend(self._marker(spec, stamp_ns, frame_id) for spec in specs)
+        for ns, marker_id in self._live.update(specs):
             out.markers.append(Marker(header=_header(stamp_ns, frame_id), ns=ns, id=marker_id, action=Marker.DELETE))
-        self._live = now_live
         return out
 
-    def _base(self, ns: str, p: PoseEstimate, stamp_ns: int, frame_id: str, marker_type: int) -> Marker:
-        m = Marker(header=_header(stamp_ns, frame_id), ns=ns, id=int(p.instance_id), type=marker_type,
-                   action=Marker.ADD, pose=pose_message(p))
+    def _marker(self, spec: MarkerSpec, stamp_ns: int, frame_id: str) -> Marker:
+        m = Marker(header=_header(stamp_ns, frame_id), ns=spec.ns, id=spec.marker_id, type=spec.marker_type,
+                   action=Marker.ADD)
+        m.pose.position = _point(spec.position)
+        m.pose.orientation.x, m.pose.orientation.y, m.pose.orientation.z, m.pose.orientation.w = (
+            float(v) for v in spec.orientation)
+        m.scale.x, m.scale.y, m.scale.z = spec.scale
         m.lifetime = Duration(sec=int(self.style.lifetime_s), nanosec=int((self.style.lifetime_s % 1.0) * 1e9))
-        m.color = _rgba(CATEGORY_COLORS.get(p.category, _GREY))
+        m.color = _rgba(spec.color)
+        m.points = [_point(xyz) for xyz in spec.points]
+        m.colors = [_rgba(c) for c in spec.point_colors]
+        m.text = spec.text
         return m
-
-    def _object_markers(self, p: PoseEstimate, stamp_ns: int, frame_id: str) -> list[Marker]:
-        size = np.asarray(p.size, dtype=np.float64)
-        box = self._base("box", p, stamp_ns, frame_id, Marker.LINE_LIST)
-        box.scale.x = self.style.line_width_m
-        corners = box_corners(size)
-        for i, j in BOX_EDGES:
-            box.points.extend([_point(corners[i]), _point(corners[j])])
-
-        axes = self._base("axes", p, stamp_ns, frame_id, Marker.LINE_LIST)
-        axes.scale.x = self.style.line_width_m
-        length = self.style.axis_length_ratio * float(size.max())
-        for axis in range(3):
-            tip = np.zeros(3)
-            tip[axis] = length
-            axes.points.extend([_point(np.zeros(3)), _point(tip)])
-            axes.colors.extend([_rgba(_AXIS_COLORS[axis])] * 2)
-
-        label = self._base("label", p, stamp_ns, frame_id, Marker.TEXT_VIEW_FACING)
-        # Canonical +y is the object's up: put the text just above the box.
-        label.pose.position = _point(np.asarray(p.translation) + p.rotation @ np.array([0.0, size[1] / 2 + 0.02, 0.0]))
-        label.scale.z = self.style.text_height_m
-        label.text = f"{p.category} {p.score:.2f}"
-        label.color = _rgba((1.0, 1.0, 1.0, 1.0))
-        return [box, axes, label]
 
 
 def object_points_cloud(points_per_object: Sequence[tuple[int, np.ndarray]], stamp_ns: int, frame_id: str
