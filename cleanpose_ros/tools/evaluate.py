@@ -1,8 +1,8 @@
 """NOCS-protocol evaluation of the pose pipeline on a NOCS-format folder, or of a predictions file.
 
-Run the pipeline (resumable; frames already in OUT/predictions.jsonl are skipped):
-  cleanpose-evaluate --data DATA --split test --weights W.pt [--engine torch|onnx]
-                     [--segmentation DIR_OF_results_pkl] --out OUT
+Run the node's pipeline (resumable; frames already in OUT/predictions.jsonl are skipped):
+  cleanpose-evaluate --data DATA --split test [--weights W.pt|W.onnx] [--engine torch|onnx]
+                     [--params config/cleanpose.yaml] [--segmentation DIR_OF_results_pkl] --out OUT
 Only compute the metrics of an existing predictions file (staged evaluation):
   cleanpose-evaluate --predictions OUT/predictions.jsonl --out OUT2
 Writes OUT/metrics.json, OUT/metrics.txt and OUT/ap_vs_{iou,rotation,translation}.png and prints
@@ -12,13 +12,18 @@ Exit status: 0 ok, 2 unusable arguments, weights, config or data folder.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cleanpose_ros.core.errors import CleanPoseError
 from cleanpose_ros.evaluation.runner import (PREDICTIONS_FILENAME, evaluate_dataset, evaluate_predictions_file,
                                              nocs_samples)
+
+if TYPE_CHECKING:
+    from cleanpose_ros.ros.params import NodeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +38,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--source", default="real", help="tree under --data: real (REAL275-style) or camera")
     p.add_argument("--split", default="test", help="split folder / list name (default: test)")
-    p.add_argument("--weights", type=Path, help="checkpoint (.pt) or exported network (.onnx)")
-    p.add_argument("--engine", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--weights", type=Path,
+                   help="checkpoint (.pt) or exported network (.onnx); default: the node's (shipped weights)")
+    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: the node's, torch)")
+    p.add_argument("--device", help="cpu or cuda[:N] (default: the node's, cpu)")
     p.add_argument("--segmentation", type=Path,
                    help="folder of segmentation results_*.pkl (default: ground-truth masks)")
-    p.add_argument("--pipeline-config", type=Path, help="YAML of a PipelineConfig (default: the node's defaults)")
+    p.add_argument("--params", type=Path,
+                   help="the node's ROS 2 params file (e.g. config/cleanpose.yaml): its inference and filter "
+                        "settings are used (default: the node's defaults)")
+    p.add_argument("--seed", type=int, help="seed of the point sampling (default: the node's, 0)")
     p.add_argument("--all-frames", action="store_true", help="use <split>_list_all.txt instead of the valid list")
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N frames (0 = all)")
     p.add_argument("--no-resume", action="store_true", help="start the predictions file afresh")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG curves")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = library default)")
+    p.add_argument("--threads", type=int, help="CPU threads for inference (default: the node's, library default)")
     return p
 
 
@@ -56,9 +65,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         metrics = evaluate_predictions_file(args.predictions, args.out, plots=not args.no_plots)
     else:
-        if args.weights is None:
-            print("cleanpose-evaluate: --weights is required with --data", file=sys.stderr)
-            return 2
         try:
             metrics = _run_dataset(args)
         except (CleanPoseError, FileNotFoundError) as e:  # unusable weights, config or data folder
@@ -72,18 +78,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _node_config(args: argparse.Namespace) -> "NodeConfig":
+    """The node's parameters (defaults or --params file) with the command-line inference overrides."""
+    from cleanpose_ros.ros.params import NodeConfig, load_node_config
+
+    config = load_node_config(args.params) if args.params else NodeConfig()
+    overrides = {"weights": str(args.weights) if args.weights else None, "engine": args.engine,
+                 "device": args.device, "num_threads": args.threads, "seed": args.seed}
+    inference = dataclasses.replace(config.inference, **{k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(config, inference=inference)
+
+
 def _run_dataset(args: argparse.Namespace) -> dict:
-    from cleanpose_ros.core.config import PipelineConfig, load_yaml
-    from cleanpose_ros.core.pipeline import Pipeline
     from cleanpose_ros.data.nocs_reader import NocsReader
     from cleanpose_ros.evaluation.predictions import read_predictions
+    from cleanpose_ros.ros.node_pipeline import build_pipeline, resolve_weights
 
-    if args.threads > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    config = load_yaml(PipelineConfig, args.pipeline_config) if args.pipeline_config else None
-    pipeline = Pipeline.from_weights(args.weights, engine=args.engine, device=args.device, config=config)
+    node_config = _node_config(args)
+    # Exactly the node's pipeline: same weights handling, filters and preprocessing settings.
+    pipeline = build_pipeline(node_config)
     # The dataset's class ids always refer to the NOCS six; ground truth of categories the model
     # does not know is dropped later (runner.frame_record_from_result).
     reader = NocsReader(args.data, source=args.source, split=args.split, valid_only=not args.all_frames)
@@ -93,8 +106,10 @@ def _run_dataset(args: argparse.Namespace) -> dict:
     done: set[str] = set()
     if not args.no_resume and pred_path.is_file():
         done = {r.frame_id for r in read_predictions(pred_path)[1]}
-    meta = {"data": str(args.data), "source": args.source, "split": args.split, "weights": str(args.weights),
-            "engine": args.engine, "device": args.device,
+    inf = node_config.inference
+    meta = {"data": str(args.data), "source": args.source, "split": args.split,
+            "weights": str(resolve_weights(inf.weights)), "engine": inf.engine, "device": inf.device,
+            "params": str(args.params) if args.params else "node defaults",
             "instances": str(args.segmentation) if args.segmentation else "ground-truth masks"}
     samples = nocs_samples(reader, args.segmentation, skip=done)
     return evaluate_dataset(pipeline, samples, args.out, categories=pipeline.config.categories, meta=meta,

@@ -91,10 +91,32 @@ def test_evaluate_tool_end_to_end_on_fixture(tmp_path, checkpoint, caplog):
     assert again == metrics
 
 
+def test_evaluate_tool_applies_the_node_parameters(tmp_path, checkpoint):
+    """--params: the node's filter settings reach the pipeline (an impossible min_points refuses all)."""
+    if not FIXTURE.is_dir():
+        pytest.skip("test/fixtures/nocs_mini is not committed yet")
+    import yaml
+
+    from cleanpose_ros.tools.evaluate import main
+
+    source, split = _source_split()
+    params = yaml.safe_load((ROOT / "config" / "cleanpose.yaml").read_text())
+    params["/**"]["ros__parameters"]["filters"]["min_points"] = 10**7
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "eval"
+    assert main(["--data", str(FIXTURE), "--source", source, "--split", split, "--weights", str(checkpoint),
+                 "--params", str(tmp_path / "params.yaml"), "--limit", "1", "--no-plots", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_frames"] == 1
+    assert sum(metrics["num_pred"].values()) == 0
+    assert metrics["num_rejected_instances"] == sum(metrics["num_gt"].values()) > 0
+    assert metrics["source"]["meta"]["params"] == str(tmp_path / "params.yaml")
+
+
 def test_evaluate_tool_refuses_missing_inputs(tmp_path, capsys):
     from cleanpose_ros.tools.evaluate import main
 
     assert main(["--predictions", str(tmp_path / "none.jsonl"), "--out", str(tmp_path)]) == 2
-    assert main(["--data", str(tmp_path), "--out", str(tmp_path)]) == 2  # no --weights
+    assert main(["--data", str(tmp_path), "--out", str(tmp_path)]) == 2  # shipped weights or frames missing
     assert main(["--data", str(tmp_path), "--weights", str(tmp_path / "none.pt"), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
