@@ -142,16 +142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rclpy.init(args=[])
     nodes: list[Node] = []
     try:
-        print(f"rendering {args.scenes} demo scenes ...", flush=True)
-        camera = DemoCamera(parameter_overrides=[
-            Parameter("scenes", value=args.scenes), Parameter("seed", value=args.seed),
-            Parameter("rate_hz", value=float(args.rate))])
-        nodes.append(camera)
+        # The pose node first: a missing weights file is reported before any rendering.
         print("loading the pose node ...", flush=True)
         pose_node = CleanPoseNode(parameter_overrides=[
             Parameter("inference.weights", value=args.weights), Parameter("inference.engine", value=args.engine),
             Parameter("inference.device", value=args.device), Parameter("health.log_period_s", value=0.0)])
         nodes.append(pose_node)
+        print(f"rendering {args.scenes} demo scenes ...", flush=True)
+        camera = DemoCamera(parameter_overrides=[
+            Parameter("scenes", value=args.scenes), Parameter("seed", value=args.seed),
+            Parameter("rate_hz", value=float(args.rate))])
+        nodes.append(camera)
     except (ConfigError, WeightsError) as e:
         print(f"cleanpose-demo: cannot start: {e}", file=sys.stderr)
         for n in nodes:
