@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout, no install needed
 import cleanpose_ros.engines  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads, see its docstring)
 
 STAGES = ("preprocess", "engine", "postprocess", "total")

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..core.errors import WeightsError
-from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs
+from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, ProviderUnavailableError, check_inputs, check_outputs
 from .config import EngineConfig
 from .providers import resolve_ort_providers
 
@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 #: ONNX metadata_props key holding json(ModelInfo).
 METADATA_KEY = "cleanpose.model_info"
+#: TensorRT optimisation profile: objects per frame it is tuned for, and the most it accepts
+#: (PipelineConfig.max_objects must not exceed it with the TensorRT provider).
+TRT_OPT_OBJECTS = 5
+TRT_MAX_OBJECTS = 32
 
 
 def model_info_to_metadata(info: ModelInfo) -> dict[str, str]:
@@ -59,8 +63,7 @@ class OnnxEngine:
             options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.spin_wait else "0")
         options.log_severity_level = 3  # ORT's own warnings are noise here; we log what matters
-        provider_args: list[Any] = [
-            (p, {"device_id": config.device_index}) if p != "CPUExecutionProvider" else p for p in providers]
+        provider_args: list[Any] = [self._provider_arg(p, path, config) for p in providers]
         try:
             self._session = ort.InferenceSession(str(path), options, providers=provider_args)
         except Exception as e:  # onnxruntime raises its own pybind exception types (InvalidProtobuf, Fail, ...)
@@ -71,8 +74,6 @@ class OnnxEngine:
             note = (f"onnxruntime did not start {providers[0]} (running on {self.active_provider}; "
                     "the provider's libraries are probably missing)")
             if not config.fallback:
-                from .base import ProviderUnavailableError
-
                 raise ProviderUnavailableError(note + "; set fallback: true to accept this")
             logger.warning("%s; continuing (fallback: true)", note)
             self.fallback_note = note
@@ -85,6 +86,31 @@ class OnnxEngine:
         self.path = path
         logger.info("onnx engine: %s on %s (model %s, %d points, %dpx crops)", path.name, self.active_provider,
                     self.info.name, self.info.num_points, self.info.crop_size)
+
+    @staticmethod
+    def _provider_arg(provider: str, path: Path, config: EngineConfig) -> Any:
+        if provider == "CPUExecutionProvider":
+            return provider
+        options: dict[str, Any] = {"device_id": config.device_index}
+        if provider == "TensorrtExecutionProvider":
+            # TensorRT builds an engine per input shape; one optimisation profile over 1..MAX objects
+            # avoids a rebuild (tens of seconds) whenever a frame has a new object count, and the
+            # engine cache avoids rebuilding at every start.
+            import onnx
+
+            from .factory import onnx_cache_dir
+
+            info = model_info_from_metadata(
+                {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}, str(path))
+            n, s = info.num_points, info.crop_size
+
+            def shapes(b: int) -> str:
+                return f"rgb:{b}x3x{s}x{s},points:{b}x{n}x3,choose:{b}x{n},category:{b}"
+
+            options.update({"trt_engine_cache_enable": True, "trt_engine_cache_path": str(onnx_cache_dir() / "trt"),
+                            "trt_profile_min_shapes": shapes(1), "trt_profile_opt_shapes": shapes(TRT_OPT_OBJECTS),
+                            "trt_profile_max_shapes": shapes(TRT_MAX_OBJECTS)})
+        return provider, options
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch_size = check_inputs(inputs, self.info)

@@ -159,3 +159,17 @@ def test_from_weights_with_onnx_exports_a_checkpoint_once_and_matches_torch(lite
         np.testing.assert_allclose(p.size, q.size, atol=1e-4)
     with pytest.raises(ConfigError, match="unknown engine option"):
         Pipeline.from_weights(lite_artefacts.checkpoint, engine="torch", precison="fp16")
+
+
+def test_tensorrt_gets_a_profile_over_the_object_counts_and_an_engine_cache(lite_artefacts, tmp_path, monkeypatch):
+    """Checked without TensorRT: the options handed to onnxruntime for it (a GPU machine runs them)."""
+    monkeypatch.setenv("CLEANPOSE_CACHE_DIR", str(tmp_path))
+    name, options = OnnxEngine._provider_arg("TensorrtExecutionProvider", lite_artefacts.onnx,
+                                             EngineConfig(kind="onnx", device="cuda:1"))
+    n, s = load_model_config("lite").num_points, load_model_config("lite").crop_size
+    assert name == "TensorrtExecutionProvider" and options["device_id"] == 1
+    assert options["trt_profile_min_shapes"] == f"rgb:1x3x{s}x{s},points:1x{n}x3,choose:1x{n},category:1"
+    assert options["trt_profile_max_shapes"].startswith("rgb:32x3x")
+    assert options["trt_engine_cache_enable"] is True and options["trt_engine_cache_path"].startswith(str(tmp_path))
+    assert OnnxEngine._provider_arg("CPUExecutionProvider", lite_artefacts.onnx, EngineConfig(kind="onnx")) == \
+        "CPUExecutionProvider"
