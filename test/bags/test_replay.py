@@ -1,0 +1,109 @@
+"""cleanpose-replay: parity with cleanpose-evaluate on the same frames, and the output bag."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rosbags.rosbag2 import Reader
+
+from cleanpose_ros.bags.make_bag import make_bag
+from cleanpose_ros.bags.topics import BagTopics
+from cleanpose_ros.bags.typestore import build_typestore
+from cleanpose_ros.core.geometry import quaternion_to_rotation
+from cleanpose_ros.data.nocs_reader import NocsReader
+from cleanpose_ros.evaluation.predictions import read_predictions, records_equal
+from cleanpose_ros.evaluation.runner import EvaluationSample, nocs_samples
+from cleanpose_ros.tools import evaluate as evaluate_tool
+from cleanpose_ros.tools import replay as replay_tool
+
+from .conftest import FRAMES
+
+T = BagTopics()
+COMMON = ["--no-plots", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def runs(nocs_root, bag, weights, tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("runs")
+    assert evaluate_tool.main(["--data", str(nocs_root), "--split", "test", "--weights", str(weights),
+                               "--out", str(base / "offline"), *COMMON]) == 0
+    assert replay_tool.main(["--bag", str(bag), "--weights", str(weights), "--out", str(base / "replay"), *COMMON]) == 0
+    return base / "offline", base / "replay"
+
+
+def test_replay_predictions_and_metrics_equal_the_offline_evaluation(runs, capsys):
+    offline, replay = runs
+    off_header, off_records = read_predictions(offline / "predictions.jsonl")
+    rep_header, rep_records = read_predictions(replay / "predictions.jsonl")
+    assert off_header["categories"] == rep_header["categories"]
+    assert [r.frame_id for r in rep_records] == [r.frame_id for r in off_records] and len(off_records) == FRAMES
+    assert all(records_equal(a, b) for a, b in zip(off_records, rep_records))  # bit-exact poses and truth
+    assert sum(r.pred_class_ids.size for r in rep_records) >= FRAMES  # poses were made, not an empty match
+
+    def metrics(folder: Path) -> str:
+        data = json.loads((folder / "metrics.json").read_text())
+        data.pop("source")  # names the predictions file and its meta, which differ by design
+        return json.dumps(data, sort_keys=True)  # exact floats, NaN == NaN
+
+    assert metrics(offline) == metrics(replay)
+    assert (offline / "metrics.txt").read_text() == (replay / "metrics.txt").read_text()
+
+
+def test_output_bag_holds_inputs_and_the_nodes_outputs(runs):
+    _, replay = runs
+    store = build_typestore()
+    _, records = read_predictions(replay / "predictions.jsonl")
+    msgs: dict[str, list] = {}
+    with Reader(replay / "bag") as reader:
+        types = {c.topic: c.msgtype for c in reader.connections}
+        for conn, log_ns, data in reader.messages():
+            msgs.setdefault(conn.topic, []).append((log_ns, store.deserialize_cdr(data, conn.msgtype)))
+    for topic in (T.color, T.depth, T.camera_info, T.mask, T.detections, T.ground_truth, T.annotations, T.poses, T.markers):
+        assert len(msgs[topic]) == FRAMES, topic
+    assert types[T.poses] == "vision_msgs/msg/Detection3DArray" and types[T.tf] == "tf2_msgs/msg/TFMessage"
+    info = yaml.safe_load((replay / "bag" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    hashes = {t["topic_metadata"]["name"]: t["topic_metadata"]["type_description_hash"]
+              for t in info["topics_with_message_count"]}
+    assert hashes[T.poses] == "RIHS01_793f5eab9595ac1c0da07873cc859db42eae51f0ee76056db8562515d830e018"
+    input_stamps = [log for log, _ in msgs[T.color]]
+    for i, record in enumerate(records):
+        log_ns, poses = msgs[T.poses][i]
+        assert log_ns == input_stamps[i]  # outputs carry the input frame's stamp
+        assert [d.id for d in poses.detections] == [str(k) for k in record.pred_instance_ids]
+        for det, srt, scale in zip(poses.detections, record.pred_srts, record.pred_scales):
+            s = np.linalg.norm(srt[:3, 0])
+            c = det.bbox.center
+            assert [c.position.x, c.position.y, c.position.z] == srt[:3, 3].tolist()
+            np.testing.assert_allclose(quaternion_to_rotation([c.orientation.x, c.orientation.y, c.orientation.z,
+                                                               c.orientation.w]), srt[:3, :3] / s, atol=1e-9)
+            np.testing.assert_allclose([det.bbox.size.x, det.bbox.size.y, det.bbox.size.z], scale * s, rtol=1e-12)
+        markers = msgs[T.markers][i][1].markers
+        assert sum(m.action == 0 for m in markers) == 3 * len(poses.detections)
+        assert {(m.ns, m.id) for m in markers if m.action == 0} == {
+            (ns, int(d.id)) for d in poses.detections for ns in ("box", "axes", "label")}
+    tf_children = [t.child_frame_id for _, m in msgs[T.tf] for t in m.transforms]
+    assert tf_children == [f"cleanpose_{d.results[0].hypothesis.class_id}_{d.id}"
+                           for _, m in msgs[T.poses] if m.detections for d in m.detections]
+
+
+def test_renamed_topics_without_ground_truth(nocs_root, weights, tmp_path, capsys):
+    reader = NocsReader(nocs_root, "real", "test")
+    reader.rels = reader.rels[:2]
+    no_truth = (EvaluationSample(s.frame_id, s.frame, s.instances, None) for s in nocs_samples(reader))
+    topics = BagTopics.with_overrides({"color": "/cam/color", "mask": "/seg/ids"})
+    bag = make_bag(no_truth, tmp_path / "bag", topics=topics).path
+    out = tmp_path / "out"
+    assert replay_tool.main(["--bag", str(bag), "--weights", str(weights), "--out", str(out), *COMMON]) == 2
+    err = capsys.readouterr().err
+    assert "missing topic(s) color (/color/image_raw), mask (/segmentation/mask)" in err
+    assert replay_tool.main(["--bag", str(bag), "--weights", str(weights), "--out", str(out), "--overwrite",
+                             "--topics", "color=/cam/color", "mask=/seg/ids", *COMMON]) == 0
+    printed = capsys.readouterr().out
+    assert "no ground truth" in printed and "real-time factor" in printed and "2 frames (0 refused)" in printed
+    _, records = read_predictions(out / "predictions.jsonl")
+    assert [r.frame_id for r in records] == [f"stamp_{1_700_000_000_000_000_000 + k}" for k in (0, 33_333_333)]
+    assert all(r.num_gt == 0 and r.pred_class_ids.size > 0 for r in records)
+    assert not (out / "metrics.json").exists()
