@@ -34,3 +34,15 @@ def lite_artefacts(tmp_path_factory) -> Artefacts:
 
 def parity_frame_source() -> Path | None:
     return NOCS_MINI if NOCS_MINI.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def nocs_tree(tmp_path_factory) -> Path:
+    """A NOCS-format tree with ground truth: the committed fixture, or 3 frames of the project's generator."""
+    if NOCS_MINI.is_dir():
+        return NOCS_MINI
+    from cleanpose_ros.data.generator import GeneratorConfig, generate_dataset
+
+    root = tmp_path_factory.mktemp("generated_nocs")
+    generate_dataset(GeneratorConfig(out=root, frames=3, seed=424242, split="test"), workers=1, progress=False)
+    return root

@@ -7,15 +7,13 @@ per-object rates the card's targets imply, with slack for the small sample: at l
 ground-truth objects within 10 deg / 5 cm, and median translation and size errors under 3 cm.
 Keep these in step with the model card when it changes.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.engines.parity import compare_pipelines
 from cleanpose_ros.metrics.pose_errors import rotation_error_deg, size_error_cm, translation_error_cm, uses_y_symmetry
-from test.engines.conftest import NOCS_MINI, ROOT
+from test.engines.conftest import ROOT
 
 WEIGHTS = ROOT / "weights" / "cleanpose_lite.pt"
 MIN_RATE_10DEG_5CM = 0.6
@@ -26,16 +24,10 @@ pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="weights/cleanpose
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory):
+def frames(nocs_tree):
     from cleanpose_ros.engines.fixture_frames import nocs_fixture_frames
 
-    root = NOCS_MINI
-    if not root.is_dir():  # generate a few held-out test frames with the project's generator
-        from cleanpose_ros.data.generator import GeneratorConfig, generate_dataset
-
-        root = tmp_path_factory.mktemp("generated")
-        generate_dataset(GeneratorConfig(out=root, frames=4, seed=424242, split="test"), workers=1, progress=False)
-    return list(_with_gt(Path(root), nocs_fixture_frames(Path(root), max_frames=8)))
+    return list(_with_gt(nocs_tree, nocs_fixture_frames(nocs_tree, max_frames=8)))
 
 
 def _with_gt(root, named_frames):
