@@ -32,6 +32,7 @@ REJECT_UNKNOWN_CATEGORY = "unknown_category"  # category not in config.categorie
 REJECT_CATEGORY_DISABLED = "category_disabled"  # known, but not in config.enabled_categories
 REJECT_LOW_SCORE = "low_score"  # detection score below config.score_threshold
 REJECT_MAX_OBJECTS = "max_objects"  # beyond config.max_objects (lowest scores dropped first)
+REJECT_DUPLICATE_ID = "duplicate_instance_id"  # an earlier instance of the frame has the same id
 
 #: Names of FrameResult.timings_ms entries, in order.
 TIMING_STAGES = ("preprocess", "engine", "postprocess", "total")
@@ -98,7 +99,14 @@ class Pipeline:
         """Apply the category, score and count filters; keeps the input order of survivors."""
         rejected: list[tuple[int, str]] = []
         candidates: list[Instance] = []
+        seen: set[int] = set()
         for inst in instances:
+            if inst.instance_id in seen:
+                # Poses are keyed by instance id downstream (TF frame names, markers, matching):
+                # a second pose under the same id would silently overwrite the first.
+                rejected.append((inst.instance_id, REJECT_DUPLICATE_ID))
+                continue
+            seen.add(inst.instance_id)
             if inst.category not in self._known:
                 rejected.append((inst.instance_id, REJECT_UNKNOWN_CATEGORY))
             elif inst.category not in self._enabled:

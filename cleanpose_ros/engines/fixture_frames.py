@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 from ..core.types import Frame, Instance
 
 
-def _source_splits(root: Path) -> list[tuple[str, str]]:
+def source_splits(root: Path) -> list[tuple[str, str]]:
     """(source, split) pairs of the tree that hold frames, e.g. [("real", "test")]."""
     found = []
     for source_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -21,7 +21,7 @@ def nocs_fixture_frames(root: Path, max_frames: int) -> Iterator[tuple[str, Fram
     """Up to `max_frames` (name, frame, ground-truth instances) of a NOCS tree, test splits first."""
     from ..data.nocs_reader import NocsReader
 
-    pairs = sorted(_source_splits(root), key=lambda p: (p[1] != "test", p))
+    pairs = sorted(source_splits(root), key=lambda p: (p[1] != "test", p))
     if not pairs:
         raise FileNotFoundError(f"no NOCS-format frames (<source>/<split>/<scene>/XXXX_color.png) under {root}")
     produced = 0

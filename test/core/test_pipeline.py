@@ -10,7 +10,7 @@ import torch
 
 from cleanpose_ros.core.config import PipelineConfig
 from cleanpose_ros.core.errors import ConfigError
-from cleanpose_ros.core.pipeline import (REJECT_CATEGORY_DISABLED, REJECT_LOW_SCORE, REJECT_MAX_OBJECTS,
+from cleanpose_ros.core.pipeline import (REJECT_CATEGORY_DISABLED, REJECT_DUPLICATE_ID, REJECT_LOW_SCORE, REJECT_MAX_OBJECTS,
                                          REJECT_UNKNOWN_CATEGORY, TIMING_STAGES, Pipeline, config_for_model)
 from cleanpose_ros.core.postprocess import REJECT_NON_FINITE
 from cleanpose_ros.core.types import Instance
@@ -90,6 +90,14 @@ def test_max_objects_keeps_the_highest_scores(engine, scene):
     result = Pipeline(engine, cfg)(frame, list(reversed(instances)))  # scores .94 ... .99
     assert sorted(p.instance_id for p in result.poses) == [1, 2]
     assert sorted(i for i, r in result.rejected if r == REJECT_MAX_OBJECTS) == [3, 4, 5, 6]
+
+
+def test_a_repeated_instance_id_is_refused_not_posed_twice(engine, scene):
+    frame, instances = scene
+    again = Instance(instances[0].instance_id, "mug", instances[1].mask, 0.99)
+    result = Pipeline(engine)(frame, [instances[0], again, instances[2]])
+    assert [p.instance_id for p in result.poses] == [1, 3] and result.poses[0].category == instances[0].category
+    assert result.rejected == ((1, REJECT_DUPLICATE_ID),)
 
 
 def test_frame_without_usable_instances_makes_no_engine_call(engine, scene):

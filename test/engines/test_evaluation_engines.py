@@ -6,7 +6,7 @@ import pytest
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.data.nocs_reader import NocsReader
 from cleanpose_ros.engines.config import EngineConfig
-from cleanpose_ros.engines.fixture_frames import _source_splits
+from cleanpose_ros.engines.fixture_frames import source_splits
 from cleanpose_ros.engines.onnx_engine import OnnxEngine
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from cleanpose_ros.evaluation.runner import evaluate_dataset, nocs_samples
@@ -25,7 +25,7 @@ def _leaves(tree, prefix=""):
 
 
 def test_metrics_are_the_same_with_torch_and_onnxruntime(lite_artefacts, nocs_tree, tmp_path):
-    source, split = _source_splits(nocs_tree)[0]
+    source, split = source_splits(nocs_tree)[0]
     pipelines = {
         "torch": Pipeline(TorchEngine.from_checkpoint(lite_artefacts.checkpoint,
                                                       EngineConfig(inference_seed=EXPORT_SEED, num_threads=1))),
