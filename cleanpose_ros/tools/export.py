@@ -6,7 +6,8 @@ Usage:
 
 The confounder-queue samples (fixed indices stored in the checkpoint, or re-drawn from --seed)
 are baked into the ONNX graph; the parity check runs the torch engine with the same samples.
-Without --parity DIR the parity check runs on generated frames; --no-parity skips it.
+Without --parity DIR the check uses test/fixtures/nocs_mini of a source checkout when it exists,
+generated frames otherwise; --no-parity skips it.
 Exit status: 0 ok, 1 parity outside the bounds, 2 unusable weights or config.
 """
 from __future__ import annotations
@@ -20,6 +21,9 @@ from cleanpose_ros.core.errors import CleanPoseError
 
 logger = logging.getLogger("cleanpose_ros.tools.export")
 
+#: The data engineer's committed NOCS-format fixture frames, present in a source checkout.
+CHECKOUT_FIXTURE = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "nocs_mini"
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cleanpose-export", description=__doc__.splitlines()[0])
@@ -30,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="re-draw the confounder-queue samples from this seed before baking them into the graph "
                         "(default: keep the samples stored in the checkpoint)")
     p.add_argument("--parity", type=Path, default=None, metavar="FIXTURE_DIR",
-                   help="NOCS-format fixture directory for the parity check (default: generated frames)")
+                   help="NOCS-format fixture directory for the parity check (default: test/fixtures/nocs_mini "
+                        "of a source checkout when present, generated frames otherwise)")
     p.add_argument("--parity-frames", type=int, default=3, help="frames used by the parity check")
     p.add_argument("--no-parity", action="store_true", help="skip the parity check")
     p.add_argument("--report", type=Path, default=None,
@@ -59,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         torch_pipe = Pipeline(TorchEngine.from_checkpoint(
             args.weights, EngineConfig(kind="torch", inference_seed=args.seed, num_threads=args.threads)))
         onnx_pipe = Pipeline(OnnxEngine(out, EngineConfig(kind="onnx", num_threads=args.threads)))
-        report = compare_pipelines(torch_pipe, onnx_pipe, parity_frames(args.parity, args.parity_frames))
+        fixture = args.parity or (CHECKOUT_FIXTURE if CHECKOUT_FIXTURE.is_dir() else None)
+        print(f"parity frames: {fixture or 'generated (engines/sample_frames.py)'}")
+        report = compare_pipelines(torch_pipe, onnx_pipe, parity_frames(fixture, args.parity_frames))
         report_path = args.report or out.with_suffix(".parity.json")
         report_path.write_text(report.to_json())
         print(report.table())
