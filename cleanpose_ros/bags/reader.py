@@ -110,7 +110,7 @@ def check_bag(reader: Reader, topics: BagTopics, store: Typestore, use_detection
     return found
 
 
-def _messages(reader: Reader, connections: Sequence[Any] = ()) -> Iterator[tuple[Any, int, bytes]]:
+def iter_messages(reader: Reader, connections: Sequence[Any] = ()) -> Iterator[tuple[Any, int, bytes]]:
     """reader.messages with storage errors (a truncated file) turned into a BagError."""
     iterator = reader.messages(connections=connections)
     while True:
@@ -128,11 +128,11 @@ def read_ground_truth(reader: Reader, found: dict[str, Any], store: Typestore,
     """{stamp_ns: truth}: the JSON annotations (exact) where present, else the Detection3DArray."""
     truth: dict[int, BagGroundTruth] = {}
     if "annotations" in found:
-        for _, _, data in _messages(reader, [found["annotations"]]):
+        for _, _, data in iter_messages(reader, [found["annotations"]]):
             gt, stamp_ns = BagGroundTruth.from_json(store.deserialize_cdr(data, M.STRING).data)
             truth[stamp_ns] = gt
     elif "ground_truth" in found:
-        for _, _, data in _messages(reader, [found["ground_truth"]]):
+        for _, _, data in iter_messages(reader, [found["ground_truth"]]):
             msg = store.deserialize_cdr(data, M.DETECTION3D_ARRAY)
             stamp_ns = converters.stamp_to_ns(msg.header.stamp)
             truth[stamp_ns] = BagGroundTruth.from_detection3d_array(msg, frame_name(stamp_ns), categories)
@@ -224,7 +224,7 @@ def iterate_bag(reader: Reader, found: dict[str, Any], store: Typestore, setting
     """Every stored message (in log-time order) and, right after the message that completes it,
     each synchronised frame."""
     assembler = FrameAssembler(store, found, settings, read_ground_truth(reader, found, store, categories), categories)
-    for conn, log_ns, data in _messages(reader):
+    for conn, log_ns, data in iter_messages(reader):
         yield RawMessage(conn, log_ns, data)
         yield from assembler.add(conn, data)
     if assembler.unmatched:
