@@ -77,9 +77,11 @@ def build_engine(weights: str | Path, config: EngineConfig | None = None) -> Eng
 
 
 def build_pipeline(weights: str | Path, engine: str = "torch", device: str = "cpu",
-                   config: PipelineConfig | None = None, seed: int = 0, **engine_options: Any) -> Pipeline:
+                   config: PipelineConfig | None = None, seed: int = 0, warm_up: bool = True,
+                   **engine_options: Any) -> Pipeline:
     """Pipeline over `build_engine`. `engine_options` are EngineConfig fields (precision, providers,
-    fallback, num_threads, inference_seed); `seed` seeds the preprocessing's point sampling.
+    fallback, num_threads, inference_seed, spin_wait); `seed` seeds the preprocessing's point
+    sampling; `warm_up` makes one dummy engine call so the first real frame is not the slow one.
 
     `config=None` takes the default PipelineConfig with the model's preprocessing sizes; a given
     config must already match the model (ConfigError otherwise).
@@ -91,4 +93,7 @@ def build_pipeline(weights: str | Path, engine: str = "torch", device: str = "cp
     if "providers" in engine_options:
         engine_options["providers"] = tuple(engine_options["providers"])
     engine_config = EngineConfig(kind=engine, device=device, **engine_options)  # type: ignore[arg-type]
-    return Pipeline(build_engine(weights, engine_config), config=config, seed=seed)
+    pipeline = Pipeline(build_engine(weights, engine_config), config=config, seed=seed)
+    if warm_up:
+        logger.info("engine warm-up call: %.0f ms", pipeline.warm_up())
+    return pipeline

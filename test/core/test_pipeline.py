@@ -130,6 +130,12 @@ def test_timings_and_determinism(engine, scene):
         np.testing.assert_array_equal(p.translation, q.translation)
 
 
+def test_warm_up_is_one_single_object_engine_call_with_a_valid_output(engine):
+    counting = CountingEngine(engine)
+    assert Pipeline(counting).warm_up() > 0 and counting.batch_sizes == [1]
+    assert Pipeline(counting).warm_up(3) > 0 and counting.batch_sizes == [1, 3]
+
+
 def test_config_that_disagrees_with_the_model_is_refused(engine):
     n, s = engine.info.num_points, engine.info.crop_size
     assert (n, s) != (1024, 224), "lite is expected to differ from the PreprocessConfig defaults"
