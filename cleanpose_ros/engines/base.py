@@ -75,6 +75,8 @@ class Engine(Protocol):
     kind: str
     #: where the network really runs, e.g. "cpu", "cuda:0", "CPUExecutionProvider"
     active_provider: str
+    #: None, or why the engine runs somewhere other than where it was asked to (fallback: true)
+    fallback_note: str | None
     info: ModelInfo
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -37,6 +37,7 @@ class CountingEngine:
     def __init__(self, inner: Engine) -> None:
         self.inner = inner
         self.kind, self.active_provider, self.info = inner.kind, inner.active_provider, inner.info
+        self.fallback_note = inner.fallback_note
         self.batch_sizes: list[int] = []
         self.last_inputs: dict[str, np.ndarray] = {}
 
