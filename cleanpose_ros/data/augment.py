@@ -26,7 +26,7 @@ class AugmentConfig:
     saturation: float = 0.4
     hue: float = 0.3  # fraction of a half turn (torchvision semantics: max 0.5)
     blur_prob: float = 0.2
-    pixel_noise_prob: float = 0.2
+    pixel_noise_prob: float = 0.5  # the generator writes noise-free colour (see data/scene.py)
     pixel_noise_std: float = 0.03  # in [0, 1] RGB units
     point_noise_std_m: float = 0.001
     point_noise_clip_m: float = 0.005

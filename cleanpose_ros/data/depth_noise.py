@@ -44,9 +44,9 @@ def _depth_edges(depth: np.ndarray, jump: float) -> np.ndarray:
 
 def _upsampled_noise(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
     h, w = shape
-    coarse = rng.standard_normal(((h + cell - 1) // cell + 1, (w + cell - 1) // cell + 1)).astype(np.float32)
+    coarse = rng.standard_normal(((h + cell - 1) // cell + 1, (w + cell - 1) // cell + 1), dtype=np.float32)
     fine = np.repeat(np.repeat(coarse, cell, axis=0), cell, axis=1)[:h, :w]
-    return 0.7 * fine + 0.3 * rng.standard_normal(shape).astype(np.float32)
+    return np.float32(0.7) * fine + np.float32(0.3) * rng.standard_normal(shape, dtype=np.float32)
 
 
 def apply_depth_noise(depth_m: np.ndarray, rng: np.random.Generator, cfg: DepthNoiseConfig = DepthNoiseConfig(),
@@ -64,12 +64,12 @@ def apply_depth_noise(depth_m: np.ndarray, rng: np.random.Generator, cfg: DepthN
         c2 = np.clip(cols + jitter[1], 0, w - 1)
         d[rows, cols] = d[r2, c2]
     valid = d > 0
-    sigma = cfg.sigma_base_m + cfg.sigma_quad * np.maximum(d - cfg.z0_m, 0.0) ** 2
+    sigma = np.float32(cfg.sigma_base_m) + np.float32(cfg.sigma_quad) * np.maximum(d - np.float32(cfg.z0_m), 0) ** 2
     d = d + sigma * _upsampled_noise(rng, (h, w), 4)
     keep = valid & (d > 0) & (d < cfg.max_range_m)
     # edge drop-outs
     edges = _depth_edges(depth_m, cfg.edge_jump_m)
-    keep &= ~(edges & (rng.random((h, w)) < cfg.edge_drop_prob))
+    keep &= ~(edges & (rng.random((h, w), dtype=np.float32) < cfg.edge_drop_prob))
     # grazing angles from the depth gradient: normal ~ (-dz/dx, -dz/dy, 1) in metric units
     gy, gx = np.gradient(depth_m.astype(np.float32))
     z = np.maximum(depth_m, 1e-3)
@@ -78,15 +78,15 @@ def apply_depth_noise(depth_m: np.ndarray, rng: np.random.Generator, cfg: DepthN
     cos_view = 1.0 / np.sqrt(1.0 + mx * mx + my * my)
     keep &= ~((cos_view < cfg.grazing_cos) & ~edges)
     # isolated speckle and blobs
-    keep &= rng.random((h, w)) >= cfg.speckle_prob
+    keep &= rng.random((h, w), dtype=np.float32) >= cfg.speckle_prob
     n_blobs = int(rng.integers(0, cfg.blob_count_max + 1))
     if n_blobs:
-        yy, xx = np.mgrid[0:h, 0:w]
+        yy, xx = np.ogrid[0:h, 0:w]
         for _ in range(n_blobs):
             cy, cx = rng.integers(0, h), rng.integers(0, w)
             r = rng.integers(*cfg.blob_radius_px)
             y0, y1, x0, x1 = max(cy - r, 0), min(cy + r + 1, h), max(cx - r, 0), min(cx + r + 1, w)
-            disk = (yy[y0:y1, x0:x1] - cy) ** 2 + (xx[y0:y1, x0:x1] - cx) ** 2 <= r * r
+            disk = (yy[y0:y1] - cy) ** 2 + (xx[:, x0:x1] - cx) ** 2 <= r * r
             keep[y0:y1, x0:x1] &= ~disk
     out = np.where(keep, np.round(d * 1000.0) / 1000.0, 0.0)
     return out.astype(np.float32)

@@ -30,12 +30,13 @@ class GeneratorConfig:
     frames: int = 100
     seed: int = 0
     split: str = "train"
-    source: str = "real"  # tree layout: "real" (REAL275-like) or "camera" (CAMERA-like)
+    source: str = "real"  # tree layout: "real" (REAL275-like), "camera" (CAMERA-like) or "housecat" (HouseCat6D)
     views_per_scene: int = 5
     models_per_category: int = 40
     num_objects: tuple[int, int] = (3, 6)
     num_distractors: tuple[int, int] = (2, 6)
     depth_noise: bool = True
+    rgb_noise_std: float = 0.0
     write_segmentation: bool = False
     intrinsics: CameraIntrinsics = field(default_factory=lambda: REAL275_INTRINSICS)
 
@@ -69,7 +70,7 @@ class SceneGenerator:
         frames = []
         for view in range(cfg.views_of(scene_index)):
             view_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2, scene_index, view]))
-            frames.append(render_frame(self.renderer, scene, view_rng, self.noise))
+            frames.append(render_frame(self.renderer, scene, view_rng, self.noise, cfg.rgb_noise_std))
         return frames
 
     def model_points(self, name: str) -> np.ndarray:
@@ -77,6 +78,8 @@ class SceneGenerator:
         return self.pool.model_points(self.pool.get(category, int(k)))
 
     def generate_scene(self, scene_index: int, resume: bool = True) -> list[WrittenFrame]:
+        if self.cfg.source == "housecat":
+            return self._generate_housecat_scene(scene_index, resume)
         layout = self.cfg.layout
         rels = [layout.frame_rel(scene_index, v) for v in range(self.cfg.views_of(scene_index))]
         if resume and all(frame_is_complete(layout, r) for r in rels):
@@ -87,6 +90,20 @@ class SceneGenerator:
             points = {a.model_name: self.model_points(a.model_name) for a in frame.annotations}
             written.append(write_frame(layout, rel, frame, points, self.cfg.write_segmentation))
         return written
+
+
+    def _generate_housecat_scene(self, scene_index: int, resume: bool) -> list[WrittenFrame]:
+        from .housecat_layout import HouseCatLayout
+        from .housecat_writer import housecat_scene_name, write_housecat_frame
+
+        layout = HouseCatLayout(Path(self.cfg.out))
+        scene = housecat_scene_name(self.cfg.split, scene_index)
+        views = range(self.cfg.views_of(scene_index))
+        rels = [f"{scene}/{v:06d}" for v in views]
+        if resume and all(layout.label_path(scene, v).is_file() for v in views):
+            return [WrittenFrame(r, len(read_pickle(layout.label_path(scene, v))["class_ids"])) for r, v in zip(rels, views)]
+        return [WrittenFrame(rel, write_housecat_frame(layout, scene, v, frame, self.cfg.intrinsics))
+                for rel, v, frame in zip(rels, views, self.render_scene(scene_index))]
 
 
 _WORKER: SceneGenerator | None = None
@@ -125,6 +142,8 @@ def generate_dataset(cfg: GeneratorConfig, workers: int = 1, resume: bool = True
                 written.extend(res)
                 bar.update(len(res))
     bar.close()
+    if cfg.source == "housecat":  # no list files or point-cloud pickles in that layout
+        return written
     layout = cfg.layout
     write_lists(layout, written)
     shape_pool = ShapePool(cfg.seed, cfg.models_per_category)

@@ -46,6 +46,14 @@ def encode_coord(nocs01: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return enc
 
 
+def encode_coord8(nocs8: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Same encoding from 8-bit NOCS (round(255 * (canonical + 0.5))): blue = 255 - z8."""
+    enc = nocs8.copy()
+    enc[:, :, 2] = 255 - enc[:, :, 2]
+    enc[(mask == 255) | (mask == 0)] = 0
+    return enc
+
+
 def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
     mm = np.rint(np.nan_to_num(depth_m, nan=0.0) * 1000.0)
     return np.clip(mm, 0, 65535).astype(np.uint16)
@@ -136,7 +144,7 @@ def write_frame(layout: NocsLayout, rel: str, frame: SyntheticFrame, model_point
     else:
         _save_png(Path(f"{prefix}_depth.png"), depth_mm)
     _save_png(Path(f"{prefix}_mask.png"), frame.mask)
-    _save_png(Path(f"{prefix}_coord.png"), encode_coord(frame.nocs, frame.mask))
+    _save_png(Path(f"{prefix}_coord.png"), encode_coord8(frame.nocs8, frame.mask))
     Path(f"{prefix}_meta.txt").write_text("".join(f"{i} {c} {name}\n" for i, c, name in frame.meta))
     image_path = layout.image_path(rel)
     layout.gts_dir.mkdir(parents=True, exist_ok=True)

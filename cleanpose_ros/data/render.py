@@ -1,7 +1,8 @@
 """Offscreen rasteriser for synthetic RGB-D: moderngl on an EGL standalone context (Mesa llvmpipe).
 
 One pass writes colour (RGBA8), linear camera depth (R32F, metres; a 24-bit depth buffer would lose
-millimetres) and canonical NOCS coordinates + instance id (RGBA32F). The projection uses OpenCV
+millimetres) and canonical NOCS coordinates + instance id (RGBA8: the coord PNG is 8-bit anyway, and
+an 8-bit target reads back 4x faster than a float one). The projection uses OpenCV
 intrinsics directly: OpenGL samples pixel i at i + 0.5, so the principal point is offset by 0.5,
 and the y axis is arranged so that framebuffer row 0 is image row 0 (no flip on read-back).
 """
@@ -45,7 +46,7 @@ uniform vec3 colors[4];       // per material slot
 uniform vec3 stripe_color;
 uniform int pattern;          // 0 plain, 1 bands along y, 2 checker, 3 wood-like, 4 speckle
 uniform float pattern_freq;
-uniform float instance_id;    // 0 = not an annotated object
+uniform float instance_id;    // 0 = not an annotated object; 1..254 stored exactly as id / 255 in 8 bits
 uniform float shininess;
 uniform vec3 light_dir;       // towards the light, camera frame
 uniform float ambient;
@@ -81,7 +82,7 @@ void main() {
     vec3 c = base * (ambient + light_gain * diff) + vec3(spec * light_gain);
     out_color = vec4(clamp(c, 0.0, 1.0), 1.0);
     out_depth = v_cam.z;
-    out_nocs = vec4(v_nocs + 0.5, instance_id);
+    out_nocs = vec4(v_nocs + 0.5, instance_id / 255.0);
 }
 """
 
@@ -115,7 +116,12 @@ class Lighting:
 class RenderOutput:
     rgb: np.ndarray  # (H, W, 3) uint8
     depth_m: np.ndarray  # (H, W) float32, 0 = nothing rendered
-    nocs: np.ndarray  # (H, W, 3) float32 in [0, 1] (canonical + 0.5), 0 where not an object
+    nocs8: np.ndarray  # (H, W, 3) uint8 = round(255 * (canonical + 0.5)), 0 where not an object
+
+    @property
+    def nocs(self) -> np.ndarray:
+        """(H, W, 3) float32 canonical + 0.5 in [0, 1] (8-bit resolution)."""
+        return self.nocs8.astype(np.float32) / 255.0
     instance_ids: np.ndarray  # (H, W) int32, 0 = background / distractor
 
 
@@ -154,7 +160,7 @@ class Renderer:
         size = (intrinsics.width, intrinsics.height)
         self._color = self.ctx.texture(size, 4, dtype="f1")
         self._depth = self.ctx.texture(size, 1, dtype="f4")
-        self._nocs = self.ctx.texture(size, 4, dtype="f4")
+        self._nocs = self.ctx.texture(size, 4, dtype="f1")
         self._zbuf = self.ctx.depth_renderbuffer(size)
         self.fbo = self.ctx.framebuffer(color_attachments=[self._color, self._depth, self._nocs],
                                         depth_attachment=self._zbuf)
@@ -162,15 +168,13 @@ class Renderer:
         self._moderngl = moderngl
         logger.debug("renderer: %s", self.ctx.info.get("GL_RENDERER"))
 
-    def render(self, items: list[RenderItem], lighting: Lighting, background: tuple[float, float, float] = (0.0, 0.0, 0.0)
-               ) -> RenderOutput:
+    def render(self, items: list[RenderItem], lighting: Lighting) -> RenderOutput:
         ctx = self.ctx
         self.fbo.use()
         ctx.enable(self._moderngl.DEPTH_TEST)
         ctx.disable(self._moderngl.CULL_FACE)
-        self.fbo.clear(*background, 1.0, depth=1.0)
-        # the float targets must read 0 where nothing was drawn
-        self._depth_clear()
+        # one clear for all targets: depth 0, ids 0 and NOCS 0 where nothing is drawn
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         prog = self.prog
         prog["light_dir"].value = tuple(float(x) for x in lighting.direction)
         prog["ambient"].value = float(lighting.ambient)
@@ -194,15 +198,10 @@ class Renderer:
         w, h = self.intrinsics.width, self.intrinsics.height
         rgba = np.frombuffer(self._color.read(), dtype=np.uint8).reshape(h, w, 4)
         depth = np.frombuffer(self._depth.read(), dtype=np.float32).reshape(h, w).copy()
-        nocs_id = np.frombuffer(self._nocs.read(), dtype=np.float32).reshape(h, w, 4)
-        ids = np.rint(nocs_id[:, :, 3]).astype(np.int32)
-        nocs = np.where((ids > 0)[:, :, None], nocs_id[:, :, :3], 0.0).astype(np.float32)
-        return RenderOutput(rgb=np.ascontiguousarray(rgba[:, :, :3]), depth_m=depth, nocs=nocs, instance_ids=ids)
-
-    def _depth_clear(self) -> None:
-        # Framebuffer.clear sets every attachment to the clear colour; reset the float ones to zero.
-        self._depth.write(np.zeros((self.intrinsics.height, self.intrinsics.width), dtype="f4").tobytes())
-        self._nocs.write(np.zeros((self.intrinsics.height, self.intrinsics.width, 4), dtype="f4").tobytes())
+        nocs_id = np.frombuffer(self._nocs.read(), dtype=np.uint8).reshape(h, w, 4)
+        ids = nocs_id[:, :, 3].astype(np.int32)
+        nocs8 = np.where((ids > 0)[:, :, None], nocs_id[:, :, :3], 0).astype(np.uint8)
+        return RenderOutput(rgb=np.ascontiguousarray(rgba[:, :, :3]), depth_m=depth, nocs8=nocs8, instance_ids=ids)
 
     def release(self) -> None:
         self.ctx.release()

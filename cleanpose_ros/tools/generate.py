@@ -26,15 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="master seed; same seed -> byte-identical frames")
     p.add_argument("--workers", type=int, default=1, help="worker processes (one GL context each)")
     p.add_argument("--split", default="train", help="split name: train, val or test (default train)")
-    p.add_argument("--source", default="real", choices=["real", "camera"],
+    p.add_argument("--source", default="real", choices=["real", "camera", "housecat"],
                    help="tree layout: 'real' = REAL275-like (scene_N, REAL275 intrinsics), "
-                        "'camera' = CAMERA-like (NNNNN dirs, camera_full_depths, CAMERA intrinsics)")
+                        "'camera' = CAMERA-like (NNNNN dirs, camera_full_depths, CAMERA intrinsics), "
+                        "'housecat' = HouseCat6D-like (sceneNN / test_sceneN, labels/, only bottle/can/mug labelled)")
     p.add_argument("--views-per-scene", type=int, default=5, help="camera views rendered per object layout")
     p.add_argument("--models-per-category", type=int, default=40,
                    help="procedural model instances per category (the seed picks them)")
     p.add_argument("--objects", type=int, nargs=2, default=(3, 6), metavar=("MIN", "MAX"))
     p.add_argument("--distractors", type=int, nargs=2, default=(2, 6), metavar=("MIN", "MAX"))
     p.add_argument("--no-depth-noise", action="store_true", help="write the clean rendered depth")
+    p.add_argument("--rgb-noise", type=float, default=0.0, metavar="STD",
+                   help="Gaussian pixel noise of the colour image, 8-bit units (default 0: the training "
+                        "augmentation adds noise; noisy PNGs are ~4x larger and slower to write)")
     p.add_argument("--segmentation", action="store_true",
                    help="also write results/nocs_results/<source>_<split>/results_*.pkl with GT masks as predictions")
     p.add_argument("--no-resume", action="store_true", help="re-render frames that already exist")
@@ -57,14 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out, frames=args.frames, seed=args.seed, split=args.split, source=args.source,
         views_per_scene=args.views_per_scene, models_per_category=args.models_per_category,
         num_objects=tuple(args.objects), num_distractors=tuple(args.distractors),
-        depth_noise=not args.no_depth_noise, write_segmentation=args.segmentation,
+        depth_noise=not args.no_depth_noise, rgb_noise_std=args.rgb_noise, write_segmentation=args.segmentation,
         intrinsics=CAMERA25_INTRINSICS if args.source == "camera" else REAL275_INTRINSICS)
     t0 = time.perf_counter()
     written = generate_dataset(cfg, workers=args.workers, resume=not args.no_resume, progress=not args.quiet)
     dt = time.perf_counter() - t0
     print(f"{len(written)} frames ({sum(w.num_labelled > 0 for w in written)} with objects) in {dt:.1f} s "
           f"= {len(written) / max(dt, 1e-9):.1f} frames/s -> {args.out}")
-    if args.overview is not None:
+    if args.overview is not None and args.source == "housecat":
+        print("--overview is available for the NOCS layouts only", file=sys.stderr)
+    elif args.overview is not None:
         from ..data.overview import overview_from_files
 
         first = sorted(written, key=lambda w: w.rel)[0]
