@@ -28,22 +28,12 @@ def checkpoint(tmp_path_factory) -> Path:
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "lite.pt", model, model.config)
 
 
-def _source_split() -> tuple[str, str]:
-    for source in ("real", "camera"):
-        for split in ("test", "val", "train"):
-            if (FIXTURE / source / split).is_dir():
-                return source, split
-    pytest.fail(f"no <source>/<split> folder in {FIXTURE}")
-
-
-def test_evaluate_tool_end_to_end_on_fixture(tmp_path, checkpoint, caplog):
-    if not FIXTURE.is_dir():
-        pytest.skip("test/fixtures/nocs_mini is not committed yet")
+@pytest.mark.parametrize("source, split", [("real", "test"), ("camera", "val")])
+def test_evaluate_tool_end_to_end_on_fixture(tmp_path, checkpoint, caplog, source, split):
     from cleanpose_ros.data.nocs_reader import NocsReader
     from cleanpose_ros.evaluation.predictions import read_predictions
     from cleanpose_ros.tools.evaluate import main
 
-    source, split = _source_split()
     reader = NocsReader(FIXTURE, source=source, split=split)
     out = tmp_path / "eval"
     args = ["--data", str(FIXTURE), "--source", source, "--split", split, "--weights", str(checkpoint),
@@ -93,24 +83,59 @@ def test_evaluate_tool_end_to_end_on_fixture(tmp_path, checkpoint, caplog):
 
 def test_evaluate_tool_applies_the_node_parameters(tmp_path, checkpoint):
     """--params: the node's filter settings reach the pipeline (an impossible min_points refuses all)."""
-    if not FIXTURE.is_dir():
-        pytest.skip("test/fixtures/nocs_mini is not committed yet")
     import yaml
 
     from cleanpose_ros.tools.evaluate import main
 
-    source, split = _source_split()
     params = yaml.safe_load((ROOT / "config" / "cleanpose.yaml").read_text())
     params["/**"]["ros__parameters"]["filters"]["min_points"] = 10**7
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "eval"
-    assert main(["--data", str(FIXTURE), "--source", source, "--split", split, "--weights", str(checkpoint),
+    assert main(["--data", str(FIXTURE), "--source", "real", "--split", "test", "--weights", str(checkpoint),
                  "--params", str(tmp_path / "params.yaml"), "--limit", "1", "--no-plots", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_frames"] == 1
     assert sum(metrics["num_pred"].values()) == 0
     assert metrics["num_rejected_instances"] == sum(metrics["num_gt"].values()) > 0
     assert metrics["source"]["meta"]["params"] == str(tmp_path / "params.yaml")
+
+
+def test_evaluate_tool_with_segmentation_results(tmp_path, checkpoint):
+    """--segmentation: instances come from results_*.pkl (masks, 1-based class ids, scores), the ground
+    truth still from the tree; a dropped instance is a miss, a duplicate an extra prediction."""
+    from cleanpose_ros.data.nocs_pickle import write_pickle
+    from cleanpose_ros.data.nocs_reader import NocsReader
+    from cleanpose_ros.evaluation.predictions import read_predictions
+    from cleanpose_ros.tools.evaluate import main
+
+    reader = NocsReader(FIXTURE, source="real", split="test")
+    seg = tmp_path / "seg"
+    seg.mkdir()
+    expected = {}
+    for rel in reader.rels:
+        rec = reader.read(rel)
+        insts = rec.instances[1:] + rec.instances[:1]  # the first instance appears last, twice below
+        masks = [i.mask for i in insts] + [insts[-1].mask]
+        class_ids = [rec.gt.categories.index(i.category) + 1 for i in insts] + [
+            rec.gt.categories.index(insts[-1].category) + 1]
+        scores = [0.9 - 0.1 * k for k in range(len(masks))]
+        write_pickle(seg / f"results_{'_'.join(rel.split('/')[-3:])}.pkl", {
+            "image_path": f"data/real/{rel}", "pred_masks": np.stack(masks, axis=2),
+            "pred_class_ids": np.array(class_ids, np.int32), "pred_scores": np.array(scores, np.float32)})
+        expected[rel] = (class_ids, scores)
+    out = tmp_path / "eval"
+    assert main(["--data", str(FIXTURE), "--weights", str(checkpoint), "--segmentation", str(seg),
+                 "--no-plots", "--out", str(out)]) == 0
+    _, records = read_predictions(out / "predictions.jsonl")
+    for rec in records:
+        class_ids, scores = expected[rec.frame_id]
+        refused = {i for i, _ in rec.rejected}
+        kept = [k for k in range(len(scores)) if k + 1 not in refused]
+        assert rec.pred_instance_ids.tolist() == [k + 1 for k in kept]
+        assert rec.pred_class_ids.tolist() == [class_ids[k] - 1 for k in kept]
+        np.testing.assert_allclose(rec.pred_scores, [scores[k] for k in kept], rtol=1e-6)
+        assert rec.num_gt == len(class_ids) - 1
+    assert sum(r.num_pred for r in records) > 0
 
 
 def test_evaluate_tool_refuses_missing_inputs(tmp_path, capsys):
