@@ -6,8 +6,9 @@ no torch and no ROS, so that the dataset path and the runtime path cannot drift 
 Steps per instance (model.md "Inputs"):
 1. square crop window around the mask bbox (side rounded up to `crop_multiple`, capped at
    `crop_max`, centred on the bbox, clamped to the image);
-2. optional hole filling of the depth (`fast`: per crop window; `multiscale`: whole frame,
-   the reference-style morphological completion, computed once per frame);
+2. optional hole filling of the depth (`fast`: per crop window, from the instance's own valid
+   pixels; `multiscale`: whole frame, the reference-style morphological completion, computed
+   once per frame);
 3. mask AND valid depth (finite, inside [min_depth_m, max_depth_m]) inside the crop window;
 4. optional outlier removal (points far from the median depth along the viewing axis);
 5. `num_points` pixels sampled (all of them plus random repeats when there are fewer, a random
@@ -86,19 +87,47 @@ def _min_filter(values: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def fill_holes_fast(depth_m: np.ndarray, max_depth_m: float, iterations: int = 3, radius: int = 2) -> np.ndarray:
-    """Cheap hole filling: missing pixels take the NEAREST valid depth of a growing neighbourhood.
+def fill_holes_fast(depth_m: np.ndarray, max_depth_m: float, support: np.ndarray | None = None,
+                    iterations: int = 3, radius: int = 2) -> np.ndarray:
+    """Cheap hole filling of a crop: a missing pixel takes the mean of the valid depths around it.
 
-    Nearest (minimum) depth wins because sensor drop-outs sit mostly on the object's silhouette,
-    where the foreground object is the closer surface. Up to iterations * radius pixels are bridged.
+    With `support` (the instance mask) only the object's own valid pixels feed the fill and only
+    missing pixels of the support are filled, so silhouette drop-outs are filled from the object
+    surface rather than from the background behind it. Works on the hole pixels only (gathering
+    their (2r+1)^2 neighbours), so the cost scales with the number of holes, not the crop size.
+    Each iteration bridges `radius` more pixels; valid pixels never change.
     """
-    filled = np.where(np.isfinite(depth_m) & (depth_m > 0) & (depth_m <= max_depth_m), depth_m, np.inf).astype(np.float32)
+    h, w = depth_m.shape
+    valid = np.isfinite(depth_m) & (depth_m > 0) & (depth_m <= max_depth_m)
+    if support is not None:
+        valid &= support
+        targets = support & ~valid
+    else:
+        targets = ~valid
+    filled = np.where(valid, depth_m, 0.0).astype(np.float32)
+    known = valid.copy()
+    rows, cols = np.nonzero(targets)
+    dy, dx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    dy, dx = dy.ravel(), dx.ravel()
     for _ in range(iterations):
-        missing = ~np.isfinite(filled)
-        if not missing.any():
+        if rows.size == 0:
             break
-        filled = np.where(missing, _min_filter(filled, radius), filled)
-    return np.where(np.isfinite(filled), filled, 0.0).astype(np.float32)
+        nr = rows[:, None] + dy
+        nc = cols[:, None] + dx
+        inside = (nr >= 0) & (nr < h) & (nc >= 0) & (nc < w)
+        nr, nc = np.clip(nr, 0, h - 1), np.clip(nc, 0, w - 1)
+        usable = known[nr, nc] & inside
+        count = usable.sum(axis=1)
+        total = np.where(usable, filled[nr, nc], 0.0).sum(axis=1)
+        grow = count > 0
+        # all grown pixels of an iteration are written together: the result does not depend on order
+        filled[rows[grow], cols[grow]] = total[grow] / count[grow]
+        known[rows[grow], cols[grow]] = True
+        rows, cols = rows[~grow], cols[~grow]
+    out = np.where(known, filled, 0.0).astype(np.float32)
+    if support is not None:  # outside the support every pixel keeps its own measurement
+        out = np.where(support, out, np.where(np.isfinite(depth_m), depth_m, 0.0)).astype(np.float32)
+    return out
 
 
 def _dilate_max(values: np.ndarray, radius: int) -> np.ndarray:
@@ -152,14 +181,21 @@ def _valid_depth(depth: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
         return np.isfinite(depth) & (depth >= cfg.min_depth_m) & (depth <= cfg.max_depth_m)
 
 
+_RGB_GAIN = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)[:, None, None]
+_RGB_OFFSET = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)[:, None, None]
+
+
 def _resize_rgb(rgb_crop: np.ndarray, size: int) -> np.ndarray:
-    """(h, w, 3) uint8 -> (3, size, size) float32, ImageNet-normalised."""
+    """(h, w, 3) uint8 -> (3, size, size) float32, ImageNet-normalised (PIL bilinear resize)."""
     if rgb_crop.shape[0] == size and rgb_crop.shape[1] == size:
         resized = rgb_crop
     else:
         resized = np.asarray(Image.fromarray(np.ascontiguousarray(rgb_crop)).resize((size, size), Image.BILINEAR))
-    out = (resized.astype(np.float32) * (1.0 / 255.0) - IMAGENET_MEAN) / IMAGENET_STD
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    # channel-first uint8 copy first (cheap), then one fused scale + offset in float32
+    chw = np.ascontiguousarray(resized.transpose(2, 0, 1)).astype(np.float32)
+    chw *= _RGB_GAIN
+    chw += _RGB_OFFSET
+    return chw
 
 
 def _instance_rng(seed: int, instance_id: int) -> np.random.Generator:
@@ -182,9 +218,9 @@ def _prepare(frame: Frame, instance: Instance, cfg: PreprocessConfig, categories
 
     depth_src = filled_frame_depth if filled_frame_depth is not None else frame.depth_m
     depth_crop = depth_src[y1:y2, x1:x2]
-    if cfg.hole_fill == "fast":
-        depth_crop = fill_holes_fast(depth_crop, cfg.max_depth_m)
     mask_crop = mask[y1:y2, x1:x2]
+    if cfg.hole_fill == "fast":
+        depth_crop = fill_holes_fast(depth_crop, cfg.max_depth_m, support=mask_crop)
     valid = mask_crop & _valid_depth(depth_crop, cfg)
     rows, cols = np.nonzero(valid)
     if rows.size == 0:
