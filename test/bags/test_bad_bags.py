@@ -107,3 +107,37 @@ def test_console_script_exit_status_and_single_line(bag, tmp_path):
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("cleanpose-replay:")]
     assert len(lines) == 1 and "Traceback" not in proc.stderr
+
+
+def test_extra_topics_of_unknown_types_are_copied_not_refused(bag, weights, tmp_path):
+    """Robot bags carry more than the node's inputs: an unknown type on another topic is no error."""
+    extra = tmp_path / "extra"
+    with Reader(bag) as src, Writer(extra, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {c.id: w.add_connection(c.topic, c.msgtype, msgdef=c.msgdef.data, rihs01=c.digest)
+                 for c in src.connections}
+        blob = w.add_connection("/robot/blob", "acme_msgs/msg/Blob", msgdef="uint8[] data", rihs01="RIHS01_" + "0" * 64)
+        for c, t, data in src.messages():
+            w.write(conns[c.id], t, data)
+        w.write(blob, 1_700_000_000_000_000_000, b"\x00\x01\x00\x00\x03\x00\x00\x00abc")
+    out = tmp_path / "out"
+    assert replay_tool.main(["--bag", str(extra), "--weights", str(weights), "--out", str(out), "--no-plots",
+                             "--threads", "1"]) == 0
+    with Reader(out / "bag") as reader:
+        copied = [(c.msgtype, data) for c, _, data in reader.messages() if c.topic == "/robot/blob"]
+    assert copied == [("acme_msgs/msg/Blob", b"\x00\x01\x00\x00\x03\x00\x00\x00abc")]
+
+
+def test_streams_that_never_synchronise(bag, weights, tmp_path, capsys):
+    """Depth stamped 10 s after colour (a clock offset between two drivers): no frame, a clear error."""
+    store = build_typestore()
+    shifted = tmp_path / "shifted"
+    with Reader(bag) as src, Writer(shifted, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {c.id: w.add_connection(c.topic, c.msgtype, typestore=store) for c in src.connections}
+        for c, t, data in src.messages():
+            if c.topic == T.depth:
+                msg = store.deserialize_cdr(data, c.msgtype)
+                msg.header.stamp.sec += 10
+                data = store.serialize_cdr(msg, c.msgtype)
+            w.write(conns[c.id], t, data)
+    err = _refusal(shifted, weights, tmp_path / "out", capsys)
+    assert "no synchronised frame (colour, depth, mask, detections never share a stamp within 20.0 ms)" in err
