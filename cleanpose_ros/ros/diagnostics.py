@@ -45,8 +45,10 @@ class HealthSnapshot:
     def summary(self) -> str:
         dropped = sum(self.dropped.values())
         rejected = sum(self.rejected.values())
-        return (f"in {self.input_rate_hz:.1f} Hz, out {self.output_rate_hz:.1f} Hz, latency p50 {self.latency_p50_ms:.0f} ms"
-                f" p95 {self.latency_p95_ms:.0f} ms, frames {self.frames_in} in / {self.frames_out} out,"
+        latency = (f"latency p50 {self.latency_p50_ms:.0f} ms p95 {self.latency_p95_ms:.0f} ms"
+                   if self.frames_out else "no latency yet")
+        return (f"in {self.input_rate_hz:.1f} Hz, out {self.output_rate_hz:.1f} Hz, {latency},"
+                f" frames {self.frames_in} in / {self.frames_out} out,"
                 f" dropped {dropped} {self._nonzero(self.dropped)}, rejected {rejected} {self._nonzero(self.rejected)}")
 
     @staticmethod
@@ -57,7 +59,7 @@ class HealthSnapshot:
 class HealthMonitor:
     def __init__(self, window_s: float = 5.0, latency_window: int = 200) -> None:
         self._lock = threading.Lock()
-        self._window_s = window_s
+        self.window_s = window_s
         self._inputs: deque[float] = deque()
         self._outputs: deque[float] = deque()
         self._latency_ms: deque[float] = deque(maxlen=latency_window)
@@ -80,7 +82,7 @@ class HealthMonitor:
             return True
 
     def _trim(self, times: deque[float], now: float) -> None:
-        while times and now - times[0] > self._window_s:
+        while times and now - times[0] > self.window_s:
             times.popleft()
 
     def note_input(self) -> None:
@@ -126,8 +128,8 @@ class HealthMonitor:
             lat = np.asarray(self._latency_ms) if self._latency_ms else np.full(1, np.nan)
             proc = np.asarray(self._processing_ms) if self._processing_ms else np.full(1, np.nan)
             return HealthSnapshot(
-                input_rate_hz=len(self._inputs) / self._window_s,
-                output_rate_hz=len(self._outputs) / self._window_s,
+                input_rate_hz=len(self._inputs) / self.window_s,
+                output_rate_hz=len(self._outputs) / self.window_s,
                 latency_p50_ms=float(np.percentile(lat, 50)), latency_p95_ms=float(np.percentile(lat, 95)),
                 processing_p50_ms=float(np.percentile(proc, 50)), processing_p95_ms=float(np.percentile(proc, 95)),
                 frames_in=self._frames_in, frames_out=self._frames_out,

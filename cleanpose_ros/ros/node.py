@@ -157,7 +157,17 @@ class CleanPoseNode(Node):
         self._pub_diag.publish(msg)
 
     def _log_status(self) -> None:
-        self.get_logger().info(self.health.snapshot().summary())
+        snapshot = self.health.snapshot()
+        if snapshot.input_rate_hz > 0:
+            self.get_logger().info(snapshot.summary())
+            return
+        # The usual start-up problem is a topic that is not remapped or stamps that never agree:
+        # say which topics deliver at all.
+        received = ", ".join(f"{t} {n}" for t, n in self._sync.received.items())
+        self.get_logger().warning(
+            f"no synchronised input in the last {self.health.window_s:.0f} s; messages received so far: {received},"
+            f" camera_info {'yes' if self._camera_infos else 'none'} (check the topic remapping, and that"
+            f" the stamps of one frame agree within sync.slop_ms = {self.config.sync.slop_ms} ms); {snapshot.summary()}")
 
     def _reject(self, reason: str, detail: str, count: int = 1) -> None:
         self.health.note_rejected(reason, count)

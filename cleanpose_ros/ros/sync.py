@@ -28,9 +28,11 @@ class ApproximateTimeSync:
         self._callback = callback
         self._lock = threading.Lock()
         self.unmatched = 0  # messages discarded without ever being part of an emitted set
+        self.received = {t: 0 for t in self.topics}  # per topic, to tell a silent topic from bad stamps
 
     def add(self, topic: str, stamp_ns: int, msg: Any) -> None:
         with self._lock:
+            self.received[topic] += 1
             queue = self._queues[topic]
             queue.append((int(stamp_ns), msg))
             while len(queue) > self._queue_size:

@@ -27,6 +27,7 @@ def test_sync_matches_within_slop_in_any_arrival_order():
     s.add("mask", 1000 * MS - 4 * MS, "m0")
     assert got == [(1000 * MS, {"color": "c0", "depth": "d0", "mask": "m0"})]
     assert s.pending() == {"color": 0, "depth": 0, "mask": 0} and s.unmatched == 0
+    assert s.received == {"color": 1, "depth": 1, "mask": 1}
 
 
 def test_sync_refuses_sets_wider_than_slop_and_picks_closest():
@@ -96,6 +97,8 @@ def test_health_counts_and_percentiles_in_diagnostics():
     assert values["rejected_invalid_depth"] == "0" and values["rejected_invalid_size"] == "0"
     assert values["latency_p95_ms"] == "95.0"
     assert msg.status[0].level == b"\x00"
+    assert "latency p50 50 ms p95 95 ms" in snap.summary() and "dropped 2 {superseded: 2}" in snap.summary()
+    assert "no latency yet" in HealthMonitor().snapshot().summary()
     quiet = diagnostic_array(HealthMonitor().snapshot(), "n", "cpu", 7)
     assert quiet.status[0].level == b"\x01" and quiet.status[0].message == "no synchronised input"
     with pytest.raises(ValueError):
