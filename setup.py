@@ -43,6 +43,7 @@ setup(
             "cleanpose-demo = cleanpose_ros.tools.demo:main",
             "cleanpose-generate = cleanpose_ros.tools.generate:main",
             "cleanpose-train = cleanpose_ros.tools.train:main",
+            "cleanpose-pretrain-teacher = cleanpose_ros.tools.pretrain_teacher:main",
             "cleanpose-evaluate = cleanpose_ros.tools.evaluate:main",
             "cleanpose-export = cleanpose_ros.tools.export:main",
             "cleanpose-make-bag = cleanpose_ros.tools.make_bag:main",

@@ -128,6 +128,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model_config = model_config if model_config is not None else load_model_config(cfg.model)
         self.model = CleanPose(self.model_config).to(self.device)
+        self.teacher_description = "none (no distillation)"
+        if cfg.teacher:
+            from ..model.teacher import describe_teacher, load_teacher
+
+            teacher = load_teacher(cfg.teacher).to(self.device)
+            self.model.attach_teacher(teacher)
+            self.teacher_description = describe_teacher(teacher)
+        log.info("distillation teacher: %s", self.teacher_description)
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
                                           lr=cfg.optim.lr_min, weight_decay=cfg.optim.weight_decay)
         self.datasets = list(datasets)
@@ -152,7 +160,7 @@ class Trainer:
         path = self.out_dir / "checkpoints" / CKPT_PATTERN.format(self.step)
         tmp = path.with_suffix(".tmp")
         save_checkpoint(tmp, self.model, self.model_config, step=self.step,
-                        extra={"train_config": to_dict(self.cfg)}, optimizer_state=self._state())
+                        extra={"train_config": to_dict(self.cfg), "teacher": self.teacher_description}, optimizer_state=self._state())
         tmp.replace(path)  # atomic: a killed run never leaves a half-written checkpoint behind
         for old in sorted((self.out_dir / "checkpoints").glob("step_*.pt"))[:-self.cfg.keep_checkpoints]:
             old.unlink()
