@@ -29,6 +29,11 @@ _NUMPY_BASE = {"bool": np.bool_, "int8": np.int8, "uint8": np.uint8, "byte": np.
                "int64": np.int64, "uint64": np.uint64, "float32": np.float32, "float64": np.float64}
 
 
+#: Field defaults that .msg files declare (rosbags' field definitions do not keep them) and that
+#: matter for the messages we build: an identity quaternion, as every rclpy Pose() has.
+MSG_DEFAULTS: dict[str, dict[str, Any]] = {"geometry_msgs/msg/Quaternion": {"w": 1.0}}
+
+
 def vision_msgs_definition_dir() -> Path:
     """The `.msg` folder of vision_msgs: interfaces/vision_msgs/msg in a checkout,
     <prefix>/share/vision_msgs/msg in an install."""
@@ -74,12 +79,15 @@ def _default(store: Typestore, node: tuple[Any, Any]) -> Any:
 
 
 def new_message(store: Typestore, msgtype: str, **fields: Any) -> Any:
-    """A `msgtype` message with the given fields and every other field zero / empty."""
+    """A `msgtype` message with the given fields and every other field at its .msg default
+    (zero / empty unless MSG_DEFAULTS says otherwise)."""
     try:
         _, fielddefs = store.fielddefs[msgtype]
     except KeyError:
         raise BagError(f"message type {msgtype} is not in the typestore") from None
-    values = {name: fields.pop(name) if name in fields else _default(store, node) for name, node in fielddefs}
+    declared = MSG_DEFAULTS.get(msgtype, {})
+    values = {name: fields.pop(name) if name in fields else declared[name] if name in declared else _default(store, node)
+              for name, node in fielddefs}
     if fields:
         raise TypeError(f"{msgtype} has no field(s) {sorted(fields)}")
     return store.types[msgtype](**values)

@@ -29,6 +29,8 @@ def test_new_message_defaults_and_unknown_type():
     store = build_typestore()
     info = new_message(store, "sensor_msgs/msg/CameraInfo", width=640)
     assert info.width == 640 and info.k.shape == (9,) and info.k.dtype == np.float64 and list(info.d) == []
+    pose = new_message(store, "geometry_msgs/msg/Pose")  # identity orientation, as rclpy's Pose()
+    assert (pose.orientation.x, pose.orientation.w, pose.position.z) == (0.0, 1.0, 0.0)
     raw = store.serialize_cdr(info, "sensor_msgs/msg/CameraInfo")
     assert store.deserialize_cdr(raw, "sensor_msgs/msg/CameraInfo").width == 640
     with pytest.raises(BagError, match="my_msgs/msg/Nope"):
