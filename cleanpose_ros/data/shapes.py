@@ -143,6 +143,45 @@ def _bowl(rng: np.random.Generator):
     return [(v, f, 0)], 0.0
 
 
+def _sweep_tube(path: np.ndarray, radius_xy: tuple[float, float], sections: int = 12
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Tube with an elliptical cross-section swept along a polyline lying in the x-y plane.
+
+    The cross-section spans the in-plane normal (semi-axis radius_xy[0]) and z (radius_xy[1]).
+    The ends stay open: they are buried in the mug wall.
+    """
+    tangent = np.gradient(path, axis=0)
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0], np.zeros(len(path))], axis=1)
+    ang = np.linspace(0.0, 2 * np.pi, sections, endpoint=False)
+    ring = (np.cos(ang)[None, :, None] * radius_xy[0] * normal[:, None, :]
+            + np.sin(ang)[None, :, None] * radius_xy[1] * np.array([0.0, 0.0, 1.0])[None, None, :])
+    verts = (path[:, None, :] + ring).reshape(-1, 3)
+    faces = []
+    j = np.arange(sections)
+    jn = (j + 1) % sections
+    for i in range(len(path) - 1):
+        a, b = i * sections + j, i * sections + jn
+        c, d = (i + 1) * sections + j, (i + 1) * sections + jn
+        faces += [np.stack([a, c, b], axis=1), np.stack([b, c, d], axis=1)]
+    return verts, np.concatenate(faces)
+
+
+def _mug_handle_path(rng: np.random.Generator, body_radius_at, height: float) -> np.ndarray:
+    """Centre line of the handle: half a superellipse on +x (round, D-shaped or square-ish),
+    starting and ending just inside the body wall."""
+    top = height * rng.uniform(0.72, 0.9)
+    bottom = height * rng.uniform(0.12, 0.35)
+    reach = rng.uniform(0.022, 0.045)  # how far the handle sticks out from the wall
+    exponent = rng.choice([2.0, 2.0, 3.0, 5.0])  # 2 = ellipse, larger = squarer
+    t = np.linspace(-np.pi / 2, np.pi / 2, 28)
+    c, s = np.cos(t), np.sin(t)
+    yc, b = (top + bottom) / 2, (top - bottom) / 2
+    y = yc + b * np.sign(s) * np.abs(s) ** (2.0 / exponent)
+    x = body_radius_at(y) * 0.97 + reach * np.abs(c) ** (2.0 / exponent)
+    return np.stack([x, y, np.zeros_like(x)], axis=1)
+
+
 def _mug(rng: np.random.Generator):
     radius = rng.uniform(0.035, 0.05)
     height = rng.uniform(0.08, 0.115)
@@ -151,23 +190,15 @@ def _mug(rng: np.random.Generator):
     prof_out = [(0.0, 0.0), (radius * taper, 0.0), (radius, height)]
     prof = prof_out + [(radius - wall, height), (radius * taper - wall, wall * 2), (0.0, wall * 2)]
     body_v, body_f = _revolve(np.array(prof), 48)
-    # handle: a torus segment in the x-y plane on +x, optionally stretched vertically
-    minor = rng.uniform(0.005, 0.009)
-    major = height * rng.uniform(0.22, 0.32)
-    stretch = rng.uniform(0.9, 1.4)
-    centre_y = height * rng.uniform(0.45, 0.58)
-    outward = rng.uniform(0.35, 0.75) * major
-    handle = trimesh.creation.torus(major_radius=major, minor_radius=minor, major_sections=32, minor_sections=12)
-    handle.apply_scale([1.0, 1.0, 1.0])  # torus lies in the x-y plane (axis z)
-    handle.vertices[:, 1] *= stretch
-    handle.apply_translation([radius + outward - major * 0.15, centre_y, 0.0])
-    # keep only the outer part of the ring so the handle does not poke into the cup
-    keep = handle.vertices[:, 0] > radius * taper - wall * 0.5
-    face_keep = keep[handle.faces].all(axis=1)
-    handle.update_faces(face_keep)
-    handle.remove_unreferenced_vertices()
+
+    def body_radius_at(y: np.ndarray) -> np.ndarray:
+        return radius * taper + (radius - radius * taper) * np.clip(y / height, 0.0, 1.0)
+
+    path = _mug_handle_path(rng, body_radius_at, height)
+    thickness = rng.uniform(0.004, 0.008)
+    handle_v, handle_f = _sweep_tube(path, (thickness, thickness * rng.uniform(1.0, 1.8)))
     # handle pixels are those beyond the body's outer radius (canonical threshold set after normalising)
-    return [(body_v, body_f, 0), (handle.vertices, handle.faces, 1)], radius * 1.02
+    return [(body_v, body_f, 0), (handle_v, handle_f, 1)], radius * 1.02
 
 
 def _laptop(rng: np.random.Generator):
