@@ -34,25 +34,38 @@ def onnx_cache_dir() -> Path:
     return Path(root) / "onnx"
 
 
-def _file_digest(path: Path) -> str:
+def _digest(paths: list[Path]) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    for path in paths:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def _export_code_digest() -> str:
+    """Digest of the code that shapes an exported graph: a cached export made by older model code
+    must not be served after an update."""
+    package = Path(__file__).resolve().parents[1]
+    return _digest(sorted((package / "model").glob("*.py")) + [package / "engines" / "export.py"])
 
 
 def exported_onnx_for(checkpoint: Path, seed: int | None, opset: int = DEFAULT_OPSET) -> Path:
     """ONNX export of a checkpoint from the cache, exporting it on a miss."""
     from .export import export_checkpoint  # lazy: torch
 
-    target = onnx_cache_dir() / f"{checkpoint.stem}-{_file_digest(checkpoint)}-seed{'ckpt' if seed is None else seed}-opset{opset}.onnx"
+    seed_tag = "ckpt" if seed is None else str(seed)
+    name = f"{checkpoint.stem}-{_digest([checkpoint])}-code{_export_code_digest()}-seed{seed_tag}-opset{opset}.onnx"
+    target = onnx_cache_dir() / name
     if not target.is_file():
         logger.info("exporting %s to %s for the onnx engine", checkpoint, target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.partial")
-        export_checkpoint(checkpoint, partial, opset=opset, seed=seed)
-        partial.replace(target)  # atomic: concurrent processes never read half a file
+        partial = target.with_name(f"{target.stem}.{os.getpid()}.partial")
+        try:
+            export_checkpoint(checkpoint, partial, opset=opset, seed=seed)
+            partial.replace(target)  # atomic: concurrent processes never read half a file
+        finally:
+            partial.unlink(missing_ok=True)
     return target
 
 
