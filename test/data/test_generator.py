@@ -107,3 +107,20 @@ def test_front_is_plus_x(seed: int) -> None:
     assert high[:, 0].mean() < 0.0
     kb = lap.vertices[lap.faces[lap.part_ids == 1].ravel()]
     assert kb[:, 0].mean() > high[:, 0].mean()
+
+
+def test_cli_writes_tree_and_overview(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from cleanpose_ros.tools.generate import main
+
+    out = tmp_path / "gen"
+    png = tmp_path / "overview.png"
+    assert main(["--out", str(out), "--frames", "2", "--views-per-scene", "2", "--models-per-category", "2",
+                 "--seed", "4", "--split", "val", "--source", "camera", "--quiet", "--overview", str(png)]) == 0
+    assert (out / "camera/val/00000/0001_label.pkl").is_file()
+    assert (out / "camera_full_depths/val/00000/0001_composed.png").is_file()
+    assert (out / "obj_models/camera_val.pkl").is_file()
+    with Image.open(png) as img:
+        assert img.size == (640, 480)  # 2 x 2 panels at half resolution
+    assert main(["--out", str(out), "--frames", "0"]) == 2

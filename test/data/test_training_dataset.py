@@ -71,3 +71,20 @@ def test_reader_valid_list_and_instances(generated_tree) -> None:
     reader = NocsReader(root, "real", "test")
     for rec in reader:
         assert all(inst.mask.sum() > 0 for inst in rec.instances)
+
+
+def test_dataset_on_camera_fixture_and_segmentation_iterator(generated_tree) -> None:
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "nocs_mini"
+    ds = NocsPoseDataset(fixture, "camera", "val")
+    assert len(ds) == 3
+    sample = ds[2]
+    assert sample["model_points"].abs().max() <= 0.5 + 1e-6 and sample["model_points"].abs().max() > 0.2
+    root, _ = generated_tree
+    gt_frames = list(iterate_frames(root, "real", "test"))
+    seg_frames = list(iterate_frames(root, "real", "test", use_segmentation=True))
+    assert [r for *_, r in gt_frames] == [r for *_, r in seg_frames]
+    for (_, gt_inst, _, _), (_, seg_inst, _, _) in zip(gt_frames, seg_frames):
+        # segmentation pickles hold every visible instance; the label only those with enough depth
+        assert {i.category for i in gt_inst} <= {i.category for i in seg_inst}
