@@ -126,14 +126,24 @@ def read_meta(path: Path) -> list[tuple[int, int, str]]:
     return out
 
 
+def read_coord_png(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """Raw (H, W, 3) uint8 coord PNG, zeros when the file does not exist."""
+    return read_png(path)[:, :, :3] if Path(path).is_file() else np.zeros(shape + (3,), np.uint8)
+
+
 @dataclass(frozen=True, eq=False)
 class FrameFiles:
     rgb: np.ndarray
     depth_m: np.ndarray
     mask: np.ndarray
-    coord_png: np.ndarray
+    coord_path: Path
     meta: list[tuple[int, int, str]]
     label: dict | None
+
+    @cached_property
+    def coord_png(self) -> np.ndarray:
+        """Read on first use: training never needs the NOCS map, and its PNG costs a decode."""
+        return read_coord_png(self.coord_path, self.mask.shape)
 
 
 def load_frame_files(prefix: Path, depth_path: Path | None = None) -> FrameFiles:
@@ -143,13 +153,11 @@ def load_frame_files(prefix: Path, depth_path: Path | None = None) -> FrameFiles
     dpath = depth_path if depth_path is not None and Path(depth_path).is_file() else Path(f"{prefix}_depth.png")
     depth = decode_depth_mm(read_png(dpath)).astype(np.float32) / 1000.0
     mask = decode_mask(read_png(Path(f"{prefix}_mask.png")))
-    coord_path = Path(f"{prefix}_coord.png")
-    coord = read_png(coord_path)[:, :, :3] if coord_path.is_file() else np.zeros_like(rgb)
     meta_path = Path(f"{prefix}_meta.txt")
     meta = read_meta(meta_path) if meta_path.is_file() else []
     label_path = Path(f"{prefix}_label.pkl")
     label = read_pickle(label_path) if label_path.is_file() else None
-    return FrameFiles(rgb=np.ascontiguousarray(rgb), depth_m=depth, mask=mask, coord_png=coord, meta=meta, label=label)
+    return FrameFiles(rgb=np.ascontiguousarray(rgb), depth_m=depth, mask=mask, coord_path=Path(f"{prefix}_coord.png"), meta=meta, label=label)
 
 
 # --------------------------------------------------------------------------- records
@@ -162,7 +170,7 @@ class NocsFrameRecord:
     mask: np.ndarray  # (H, W) uint8 instance ids, 255 background
     gt: GroundTruth | None
     meta: list[tuple[int, int, str]]
-    coord_png: np.ndarray
+    coord_path: Path
 
     @property
     def instances(self) -> list[Instance]:
@@ -179,6 +187,11 @@ class NocsFrameRecord:
     def nocs(self) -> np.ndarray:
         """(H, W, 3) canonical coordinates decoded from the coord PNG (meaningful on object pixels)."""
         return decode_coord(self.coord_png)
+
+    @cached_property
+    def coord_png(self) -> np.ndarray:
+        """Raw coord PNG, read on first use."""
+        return read_coord_png(self.coord_path, self.mask.shape)
 
 
 class NocsReader:
@@ -234,7 +247,7 @@ class NocsReader:
                 gt = GroundTruth.from_gts(read_pickle(gts_path), present, [meta_cls.get(i, 0) for i in present],
                                           self.categories)
         return NocsFrameRecord(rel=rel, frame=frame, mask=files.mask, gt=gt, meta=files.meta,
-                               coord_png=files.coord_png)
+                               coord_path=files.coord_path)
 
     def ground_truth_file(self, rel: str) -> dict:
         """The raw `gts/.../results_*.pkl` dict of a frame (what the NOCS evaluation reads)."""
