@@ -89,6 +89,8 @@ def build_engines(config_name: str, engines: list[str], device: str, threads: in
             model.pose_head.size[-1].bias.add_(0.3)
     if "torch" in engines:
         yield "torch fp32", TorchEngine(model, EngineConfig(kind="torch", device=device, num_threads=threads))
+        yield "torch fp32 jit", TorchEngine(model, EngineConfig(kind="torch", device=device, num_threads=threads,
+                                                                jit=True))
         if device.startswith("cuda"):
             yield "torch fp16", TorchEngine(model, EngineConfig(kind="torch", device=device, precision="fp16"))
     if "onnx" in engines:

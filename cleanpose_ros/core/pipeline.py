@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-import numpy as np
-
 from .config import PipelineConfig
 from .errors import ConfigError
 from .postprocess import decode_poses
@@ -97,14 +95,9 @@ class Pipeline:
         The first call of an engine allocates its buffers and (onnxruntime, cuDNN) picks kernels,
         often 10x a normal call; doing it at start keeps that out of the first real frame.
         """
-        info = self._engine.info
-        n, s = info.num_points, info.crop_size
-        points = np.zeros((num_objects, n, 3), np.float32)
-        points[..., 0] = np.linspace(-0.05, 0.05, n, dtype=np.float32)  # a 10 cm line 0.8 m away
-        points[..., 2] = 0.8
-        inputs = {"rgb": np.zeros((num_objects, 3, s, s), np.float32), "points": points,
-                  "choose": np.tile(np.arange(n, dtype=np.int64) % (s * s), (num_objects, 1)),
-                  "category": np.zeros(num_objects, np.int64)}
+        from ..engines.base import dummy_inputs  # numpy only, like this module
+
+        inputs = dummy_inputs(self._engine.info, num_objects)
         start = time.perf_counter()
         self._engine.run(inputs)
         return 1e3 * (time.perf_counter() - start)

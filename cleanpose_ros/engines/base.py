@@ -84,6 +84,20 @@ class Engine(Protocol):
         ...
 
 
+def dummy_inputs(info: ModelInfo, num_objects: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Well-formed random network inputs for `num_objects` objects (warm-up, tracing, export checks):
+    a ~10 cm blob of points 0.8 m in front of the camera, noise crops, valid pixel indices."""
+    rng = np.random.default_rng(seed)
+    n, s = info.num_points, info.crop_size
+    points = rng.normal(scale=0.03, size=(num_objects, n, 3)) + np.array([0.0, 0.0, 0.8])
+    return {
+        "rgb": rng.normal(size=(num_objects, 3, s, s)).astype(np.float32),
+        "points": points.astype(np.float32),
+        "choose": rng.integers(0, s * s, size=(num_objects, n)).astype(np.int64),
+        "category": (np.arange(num_objects) % len(info.categories)).astype(np.int64),
+    }
+
+
 def _resolve_dims(spec: TensorSpec, shape: tuple[int, ...], bound: dict[str, int]) -> None:
     if len(shape) != len(spec.dims):
         raise SchemaError(f"{spec.name}: expected {len(spec.dims)} dims {spec.dims}, got shape {shape}")

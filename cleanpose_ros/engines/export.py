@@ -13,8 +13,7 @@ import logging
 import warnings
 from pathlib import Path
 
-import numpy as np
-
+from .base import dummy_inputs
 from .onnx_engine import model_info_to_metadata
 from .torch_engine import model_info_of
 
@@ -66,15 +65,7 @@ def _check_dynamic_batch(path: Path) -> None:
     from .onnx_engine import OnnxEngine
 
     engine = OnnxEngine(path)
-    info = engine.info
-    rng = np.random.default_rng(0)
     for b in (1, 3):
-        inputs = {
-            "rgb": rng.normal(size=(b, 3, info.crop_size, info.crop_size)).astype(np.float32),
-            "points": (rng.normal(scale=0.05, size=(b, info.num_points, 3)) + [0, 0, 1]).astype(np.float32),
-            "choose": rng.integers(0, info.crop_size ** 2, size=(b, info.num_points)).astype(np.int64),
-            "category": (np.arange(b) % len(info.categories)).astype(np.int64),
-        }
-        out = engine.run(inputs)
+        out = engine.run(dummy_inputs(engine.info, b))
         if out["rotation"].shape[0] != b:
             raise RuntimeError(f"{path}: exported network returned batch {out['rotation'].shape[0]} for {b} objects")

@@ -6,6 +6,7 @@ copy of them would lose about half a millimetre at 1 m before the network even s
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError
-from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs
+from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs, dummy_inputs
 from .config import EngineConfig
 from .providers import resolve_torch_device
 
@@ -48,9 +49,24 @@ class TorchEngine:
             model.set_inference_seed(config.inference_seed)
         self._module = model.inference_module().to(self._device).eval()
         self.info = model_info_of(model, config.inference_seed)
+        if config.jit:
+            self._module = self._compile(self._module)
         self.active_provider = str(self._device)
         self.precision = config.precision
-        logger.info("torch engine: model %s on %s (%s)", self.info.name, self.active_provider, self.precision)
+        logger.info("torch engine: model %s on %s (%s%s)", self.info.name, self.active_provider, self.precision,
+                    ", traced" if config.jit else "")
+
+    def _compile(self, module: torch.nn.Module) -> torch.nn.Module:
+        """Trace + freeze (+ optimize_for_inference on CPU). The trace keeps the object count
+        dynamic the same way the ONNX export does (same tracer); the parity tests cover both."""
+        example = dummy_inputs(self.info, 2)
+        args = tuple(torch.from_numpy(example[n]).to(self._device) for n in INPUT_NAMES)
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.filterwarnings("ignore", message=".*[Tt]race.*")  # shape-derived constants, by design
+            traced = torch.jit.freeze(torch.jit.trace(module, args).eval())
+            if self._device.type == "cpu":
+                traced = torch.jit.optimize_for_inference(traced)
+        return traced
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, config: EngineConfig | None = None) -> "TorchEngine":
