@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report.table())
         print(f"parity report: {report_path}")
         return 0 if report.passed else 1
-    except CleanPoseError as e:
+    except (CleanPoseError, FileNotFoundError) as e:  # unusable weights / config / parity folder
         print(f"cleanpose-export: {e}", file=sys.stderr)
         return 2
 
