@@ -49,8 +49,8 @@ def encode_coord(nocs01: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def encode_coord8(nocs8: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Same encoding from 8-bit NOCS (round(255 * (canonical + 0.5))): blue = 255 - z8."""
     enc = nocs8.copy()
-    enc[:, :, 2] = 255 - enc[:, :, 2]
-    enc[(mask == 255) | (mask == 0)] = 0
+    on_object = (mask != 255) & (mask != 0)
+    enc[:, :, 2] = np.where(on_object, 255 - nocs8[:, :, 2], 0)
     return enc
 
 

@@ -51,6 +51,9 @@ uniform float shininess;
 uniform vec3 light_dir;       // towards the light, camera frame
 uniform float ambient;
 uniform float light_gain;
+uniform mat4 light_matrix;    // camera frame -> light clip space (orthographic)
+uniform sampler2D shadow_map; // depth seen from the light
+uniform int use_shadows;
 in vec3 v_nocs;
 in vec3 v_cam;
 in vec3 v_normal;
@@ -60,6 +63,19 @@ layout(location = 1) out float out_depth;
 layout(location = 2) out vec4 out_nocs;
 
 float hash(vec3 p) { return fract(sin(dot(p, vec3(12.9898, 78.233, 37.719))) * 43758.5453); }
+
+float lit_fraction() {
+    if (use_shadows == 0) return 1.0;
+    vec4 lp = light_matrix * vec4(v_cam, 1.0);
+    vec3 q = lp.xyz * 0.5 + 0.5;
+    if (q.x < 0.0 || q.x > 1.0 || q.y < 0.0 || q.y > 1.0 || q.z > 1.0) return 1.0;
+    vec2 texel = 1.0 / vec2(textureSize(shadow_map, 0));
+    float lit = 0.0;
+    for (int dx = -1; dx <= 1; ++dx)        // 3x3 percentage-closer filtering: soft edges
+        for (int dy = -1; dy <= 1; ++dy)
+            lit += (q.z - 0.0015 > texture(shadow_map, q.xy + vec2(dx, dy) * texel).r) ? 0.0 : 1.0;
+    return lit / 9.0;
+}
 
 void main() {
     vec3 base = colors[clamp(v_part, 0, 3)];
@@ -76,14 +92,33 @@ void main() {
     vec3 view = normalize(-v_cam);
     if (dot(n, view) < 0.0) n = -n;  // two-sided lighting (open meshes, inside of bowls and mugs)
     vec3 l = normalize(light_dir);
-    float diff = max(dot(n, l), 0.0);
+    float lit = lit_fraction();
+    float diff = max(dot(n, l), 0.0) * lit;
     vec3 h = normalize(l + view);
-    float spec = pow(max(dot(n, h), 0.0), shininess) * 0.35;
+    float spec = pow(max(dot(n, h), 0.0), shininess) * 0.35 * lit;
     vec3 c = base * (ambient + light_gain * diff) + vec3(spec * light_gain);
     out_color = vec4(clamp(c, 0.0, 1.0), 1.0);
     out_depth = v_cam.z;
     out_nocs = vec4(v_nocs + 0.5, instance_id / 255.0);
 }
+"""
+
+
+_SHADOW_VERTEX = """
+#version 330
+uniform mat4 light_matrix;
+uniform mat3 rot;
+uniform vec3 trans;
+uniform float scale;
+in vec3 in_pos;
+void main() {
+    gl_Position = light_matrix * vec4(scale * (rot * in_pos) + trans, 1.0);
+}
+"""
+
+_SHADOW_FRAGMENT = """
+#version 330
+void main() {}
 """
 
 
@@ -103,6 +138,7 @@ class RenderItem:
     pattern_freq: float = 4.0
     shininess: float = 32.0
     instance_id: int = 0
+    casts_shadow: bool = True  # the table only receives shadows
 
 
 @dataclass(frozen=True)
@@ -110,6 +146,8 @@ class Lighting:
     direction: tuple[float, float, float] = (0.3, -1.0, -0.5)  # towards the light, camera frame
     ambient: float = 0.35
     gain: float = 0.75
+    shadow_centre: tuple[float, float, float] | None = None  # camera frame; None = no shadows
+    shadow_half_extent_m: float = 0.8  # half width of the area that receives shadows
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +174,21 @@ def projection_matrix(k: CameraIntrinsics, near: float, far: float) -> np.ndarra
         [0.0, 0.0, a, b],
         [0.0, 0.0, 1.0, 0.0],
     ])
+
+
+def light_matrix(direction: np.ndarray, centre: np.ndarray, half_extent: float, depth_range: float = 1.5
+                 ) -> np.ndarray:
+    """Orthographic camera-frame -> clip matrix looking along the light (towards -direction)."""
+    forward = -np.asarray(direction, dtype=np.float64)
+    forward /= np.linalg.norm(forward)
+    helper = np.array([0.0, 0.0, 1.0]) if abs(forward[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    right = np.cross(forward, helper)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    m = np.eye(4)
+    m[0, :3], m[1, :3], m[2, :3] = right / half_extent, up / half_extent, forward / depth_range
+    m[:3, 3] = -m[:3, :3] @ np.asarray(centre, dtype=np.float64)
+    return m
 
 
 def flat_shaded_arrays(vertices: np.ndarray, faces: np.ndarray, part_ids: np.ndarray) -> np.ndarray:
@@ -165,23 +218,49 @@ class Renderer:
         self.fbo = self.ctx.framebuffer(color_attachments=[self._color, self._depth, self._nocs],
                                         depth_attachment=self._zbuf)
         self.prog["proj"].write(projection_matrix(intrinsics, near, far).T.astype("f4").tobytes())
+        self.shadow_prog = self.ctx.program(vertex_shader=_SHADOW_VERTEX, fragment_shader=_SHADOW_FRAGMENT)
+        self._shadow_map = self.ctx.depth_texture((1024, 1024))
+        self._shadow_map.compare_func = ""  # plain depth reads; the shader compares
+        self._shadow_map.repeat_x = self._shadow_map.repeat_y = False
+        self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self._shadow_map)
         self._moderngl = moderngl
         logger.debug("renderer: %s", self.ctx.info.get("GL_RENDERER"))
 
     def render(self, items: list[RenderItem], lighting: Lighting) -> RenderOutput:
         ctx = self.ctx
+        mgl = self._moderngl
+        ctx.enable(mgl.DEPTH_TEST)
+        ctx.disable(mgl.CULL_FACE)
+        buffers = [ctx.buffer(flat_shaded_arrays(it.vertices, it.faces, it.part_ids).tobytes()) for it in items]
+        use_shadows = lighting.shadow_centre is not None
+        prog = self.prog
+        if use_shadows:
+            lm = light_matrix(np.asarray(lighting.direction), np.asarray(lighting.shadow_centre),
+                              lighting.shadow_half_extent_m)
+            lm_bytes = lm.T.astype("f4").tobytes()
+            self.shadow_fbo.use()
+            self.shadow_fbo.clear(depth=1.0)
+            self.shadow_prog["light_matrix"].write(lm_bytes)
+            for item, vbo in zip(items, buffers):
+                if not item.casts_shadow:
+                    continue
+                vao = ctx.vertex_array(self.shadow_prog, [(vbo, "3f 12x 4x", "in_pos")])
+                self.shadow_prog["rot"].write(np.asarray(item.rotation, dtype="f4").T.tobytes())
+                self.shadow_prog["trans"].value = tuple(float(x) for x in item.translation)
+                self.shadow_prog["scale"].value = float(item.scale)
+                vao.render(mgl.TRIANGLES)
+                vao.release()
+            prog["light_matrix"].write(lm_bytes)
+            self._shadow_map.use(location=0)
+            prog["shadow_map"].value = 0
+        prog["use_shadows"].value = int(use_shadows)
         self.fbo.use()
-        ctx.enable(self._moderngl.DEPTH_TEST)
-        ctx.disable(self._moderngl.CULL_FACE)
         # one clear for all targets: depth 0, ids 0 and NOCS 0 where nothing is drawn
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        prog = self.prog
         prog["light_dir"].value = tuple(float(x) for x in lighting.direction)
         prog["ambient"].value = float(lighting.ambient)
         prog["light_gain"].value = float(lighting.gain)
-        for item in items:
-            data = flat_shaded_arrays(item.vertices, item.faces, item.part_ids)
-            vbo = ctx.buffer(data.tobytes())
+        for item, vbo in zip(items, buffers):
             vao = ctx.vertex_array(prog, [(vbo, "3f 3f 1f", "in_pos", "in_normal", "in_part")])
             prog["rot"].write(np.asarray(item.rotation, dtype="f4").T.tobytes())
             prog["trans"].value = tuple(float(x) for x in item.translation)
@@ -192,8 +271,9 @@ class Renderer:
             prog["pattern_freq"].value = float(item.pattern_freq)
             prog["shininess"].value = float(item.shininess)
             prog["instance_id"].value = float(item.instance_id)
-            vao.render(self._moderngl.TRIANGLES)
+            vao.render(mgl.TRIANGLES)
             vao.release()
+        for vbo in buffers:
             vbo.release()
         w, h = self.intrinsics.width, self.intrinsics.height
         rgba = np.frombuffer(self._color.read(), dtype=np.uint8).reshape(h, w, 4)

@@ -270,7 +270,7 @@ def render_frame(renderer: Renderer, layout: SceneLayout, rng: np.random.Generat
     items: list[RenderItem] = [RenderItem(
         vertices=_TABLE_VERTS, faces=_TABLE_FACES, part_ids=np.zeros(2, np.int8), rotation=rot_wc,
         translation=t_wc, scale=1.0, colors=layout.table_colors, stripe_color=layout.table_stripe,
-        pattern=layout.table_pattern, pattern_freq=layout.table_freq, shininess=16.0)]
+        pattern=layout.table_pattern, pattern_freq=layout.table_freq, shininess=16.0, casts_shadow=False)]
     for d in layout.distractors:
         items.append(RenderItem(vertices=d.vertices, faces=d.faces, part_ids=np.zeros(len(d.faces), np.int8),
                                 rotation=rot_wc @ d.rotation, translation=rot_wc @ d.position + t_wc, scale=1.0,
@@ -287,7 +287,7 @@ def render_frame(renderer: Renderer, layout: SceneLayout, rng: np.random.Generat
     # light from above (world up seen from the camera) with a random tilt
     light = rot_wc @ np.array([rng.uniform(-0.8, 0.8), 1.0, rng.uniform(-0.8, 0.8)])
     lighting = Lighting(direction=tuple(light / np.linalg.norm(light)), ambient=float(rng.uniform(0.2, 0.5)),
-                        gain=float(rng.uniform(0.5, 0.9)))
+                        gain=float(rng.uniform(0.5, 0.9)), shadow_centre=tuple(t_wc))  # world origin = table centre
     out = renderer.render(items, lighting)
 
     rgb = out.rgb
