@@ -212,7 +212,8 @@ class NocsReader:
         list_path = self.layout.list_valid_path if valid_only else self.layout.list_all_path
         if not list_path.is_file():
             list_path = self.layout.list_all_path
-        if list_path.is_file():
+        self.list_path: Path | None = list_path if list_path.is_file() else None
+        if self.list_path is not None:
             self.rels = [ln.strip() for ln in list_path.read_text().splitlines() if ln.strip()]
         else:  # no list file: scan the tree
             base = Path(root) / source

@@ -88,3 +88,28 @@ def test_dataset_on_camera_fixture_and_segmentation_iterator(generated_tree) -> 
     for (_, gt_inst, _, _), (_, seg_inst, _, _) in zip(gt_frames, seg_frames):
         # segmentation pickles hold every visible instance; the label only those with enough depth
         assert {i.category for i in gt_inst} <= {i.category for i in seg_inst}
+
+
+def test_label_index_cache_is_used_and_invalidated(generated_tree, monkeypatch) -> None:
+    import cleanpose_ros.data.training_dataset as td
+
+    root, _ = generated_tree
+    monkeypatch.setattr(td, "INDEX_CACHE_MIN_FRAMES", 1)
+    first = NocsPoseDataset(root, "real", "test")
+    cache = root / "real" / "test_list.txt.instances.json"
+    assert cache.is_file()
+    # a cache entry is believed while the list file is unchanged ...
+    import json
+
+    data = json.loads(cache.read_text())
+    data["instances"] = data["instances"][:1]
+    cache.write_text(json.dumps(data))
+    assert len(NocsPoseDataset(root, "real", "test")) == 1
+    # ... and rebuilt when the list file changes
+    lst = root / "real" / "test_list.txt"
+    lst.write_text(lst.read_text())
+    import os
+
+    os.utime(lst, ns=(1, 1))
+    assert len(NocsPoseDataset(root, "real", "test")) == len(first) > 1
+    cache.unlink()
