@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import trimesh
@@ -98,7 +99,12 @@ def _rot_z(angle: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- categories (metric, y up, front +x)
-def _bottle(rng: np.random.Generator) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+#: a builder returns its parts (vertices, faces, material slot) and, for mugs, the metric x beyond
+#: which surface belongs to the handle (0 for the other categories)
+Parts = list[tuple[np.ndarray, np.ndarray, int]]
+BuildResult = tuple[Parts, float]
+
+def _bottle(rng: np.random.Generator) -> BuildResult:
     height = rng.uniform(0.16, 0.32)
     radius = rng.uniform(0.028, 0.048) * (height / 0.24) ** 0.4
     neck_r = radius * rng.uniform(0.3, 0.5)
@@ -115,10 +121,10 @@ def _bottle(rng: np.random.Generator) -> tuple[list[tuple[np.ndarray, np.ndarray
     cap_y = height - (height - neck_y) * rng.uniform(0.3, 0.6)
     prof += [(neck_r, cap_y), (cap_r, cap_y), (cap_r, height), (0.0, height)]
     v, f = _revolve(np.array(prof), 40)
-    return [(v, f, 0)], 0.0  # type: ignore[list-item]
+    return [(v, f, 0)], 0.0
 
 
-def _can(rng: np.random.Generator):
+def _can(rng: np.random.Generator) -> BuildResult:
     height = rng.uniform(0.09, 0.17)
     radius = rng.uniform(0.030, 0.045)
     bevel = radius * rng.uniform(0.06, 0.15)
@@ -129,7 +135,7 @@ def _can(rng: np.random.Generator):
     return [(v, f, 0)], 0.0
 
 
-def _bowl(rng: np.random.Generator):
+def _bowl(rng: np.random.Generator) -> BuildResult:
     radius = rng.uniform(0.055, 0.09)
     height = radius * rng.uniform(0.45, 0.8)
     foot_r = radius * rng.uniform(0.35, 0.6)
@@ -167,7 +173,8 @@ def _sweep_tube(path: np.ndarray, radius_xy: tuple[float, float], sections: int 
     return verts, np.concatenate(faces)
 
 
-def _mug_handle_path(rng: np.random.Generator, body_radius_at, height: float) -> np.ndarray:
+def _mug_handle_path(rng: np.random.Generator, body_radius_at: Callable[[np.ndarray], np.ndarray],
+                     height: float) -> np.ndarray:
     """Centre line of the handle: half a superellipse on +x (round, D-shaped or square-ish),
     starting and ending just inside the body wall."""
     top = height * rng.uniform(0.72, 0.9)
@@ -182,7 +189,7 @@ def _mug_handle_path(rng: np.random.Generator, body_radius_at, height: float) ->
     return np.stack([x, y, np.zeros_like(x)], axis=1)
 
 
-def _mug(rng: np.random.Generator):
+def _mug(rng: np.random.Generator) -> BuildResult:
     radius = rng.uniform(0.035, 0.05)
     height = rng.uniform(0.08, 0.115)
     wall = rng.uniform(0.003, 0.006)
@@ -201,7 +208,7 @@ def _mug(rng: np.random.Generator):
     return [(body_v, body_f, 0), (handle_v, handle_f, 1)], radius * 1.02
 
 
-def _laptop(rng: np.random.Generator):
+def _laptop(rng: np.random.Generator) -> BuildResult:
     depth = rng.uniform(0.2, 0.26)  # along x
     width = rng.uniform(0.28, 0.38)  # along z
     base_t = rng.uniform(0.012, 0.022)
@@ -220,7 +227,7 @@ def _laptop(rng: np.random.Generator):
             (screen.vertices, screen.faces, 2)], 0.0
 
 
-def _camera(rng: np.random.Generator):
+def _camera(rng: np.random.Generator) -> BuildResult:
     bx = rng.uniform(0.04, 0.08)  # body depth (x)
     by = rng.uniform(0.06, 0.1)  # height
     bz = rng.uniform(0.1, 0.15)  # width (z)
