@@ -107,15 +107,23 @@ class SceneGenerator:
 
 
 _WORKER: SceneGenerator | None = None
+_WORKER_ERROR: Exception | None = None
 
 
 def _init_worker(cfg: GeneratorConfig) -> None:
-    global _WORKER
-    _WORKER = SceneGenerator(cfg)
+    # A failing Pool initializer makes multiprocessing respawn workers forever; keep the error and
+    # raise it from the first task instead, which reaches the parent and ends the run.
+    global _WORKER, _WORKER_ERROR
+    _WORKER, _WORKER_ERROR = None, None
+    try:
+        _WORKER = SceneGenerator(cfg)
+    except Exception as e:  # noqa: BLE001 - re-raised in _run_scene
+        _WORKER_ERROR = e
 
 
 def _run_scene(args: tuple[int, bool]) -> list[WrittenFrame]:
-    assert _WORKER is not None
+    if _WORKER is None:
+        raise _WORKER_ERROR or RuntimeError("generator worker not initialised")
     return _WORKER.generate_scene(*args)
 
 

@@ -201,6 +201,10 @@ def flat_shaded_arrays(vertices: np.ndarray, faces: np.ndarray, part_ids: np.nda
     return np.concatenate([tri, normals, parts], axis=2).reshape(-1, 7).astype(np.float32)
 
 
+class RendererUnavailable(RuntimeError):
+    """No offscreen OpenGL context can be created on this machine."""
+
+
 class Renderer:
     """Owns one GL context and framebuffer; not thread-safe (use one per worker process)."""
 
@@ -208,7 +212,12 @@ class Renderer:
         import moderngl  # imported here: only the generator needs it
 
         self.intrinsics = intrinsics
-        self.ctx = moderngl.create_context(standalone=True, backend="egl")
+        try:
+            self.ctx = moderngl.create_context(standalone=True, backend="egl")
+        except Exception as e:  # moderngl/glcontext raise plain Exceptions
+            raise RendererUnavailable(
+                f"no EGL OpenGL context ({e}); install the Mesa EGL driver "
+                "(Debian: libegl1 libegl-mesa0 libgl1-mesa-dri, see scripts/setup.sh)") from e
         self.prog = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         size = (intrinsics.width, intrinsics.height)
         self._color = self.ctx.texture(size, 4, dtype="f1")

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     from ..data.generator import GeneratorConfig, generate_dataset
+    from ..data.render import RendererUnavailable
 
     cfg = GeneratorConfig(
         out=args.out, frames=args.frames, seed=args.seed, split=args.split, source=args.source,
@@ -64,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         depth_noise=not args.no_depth_noise, rgb_noise_std=args.rgb_noise, write_segmentation=args.segmentation,
         intrinsics=CAMERA25_INTRINSICS if args.source == "camera" else REAL275_INTRINSICS)
     t0 = time.perf_counter()
-    written = generate_dataset(cfg, workers=args.workers, resume=not args.no_resume, progress=not args.quiet)
+    try:
+        written = generate_dataset(cfg, workers=args.workers, resume=not args.no_resume, progress=not args.quiet)
+    except RendererUnavailable as e:
+        print(f"cleanpose-generate: {e}", file=sys.stderr)
+        return 2
     dt = time.perf_counter() - t0
     print(f"{len(written)} frames ({sum(w.num_labelled > 0 for w in written)} with objects) in {dt:.1f} s "
           f"= {len(written) / max(dt, 1e-9):.1f} frames/s -> {args.out}")

@@ -124,3 +124,16 @@ def test_cli_writes_tree_and_overview(tmp_path: Path) -> None:
     with Image.open(png) as img:
         assert img.size == (640, 480)  # 2 x 2 panels at half resolution
     assert main(["--out", str(out), "--frames", "0"]) == 2
+
+
+def test_worker_start_failure_ends_the_run(tmp_path: Path, monkeypatch) -> None:
+    """A worker that cannot render reports the error instead of being respawned forever."""
+    import cleanpose_ros.data.generator as gen
+    from cleanpose_ros.data.render import RendererUnavailable
+
+    def broken(cfg):
+        raise RendererUnavailable("no EGL here")
+
+    monkeypatch.setattr(gen, "SceneGenerator", broken)
+    with pytest.raises(RendererUnavailable):
+        gen.generate_dataset(GeneratorConfig(out=tmp_path, frames=2, views_per_scene=1), workers=1, progress=False)
