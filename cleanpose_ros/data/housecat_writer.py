@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from PIL import Image
 
 from ..core.types import CameraIntrinsics
 from .housecat_layout import HOUSECAT_CATEGORIES, HOUSECAT_TO_NOCS, HouseCatLayout
 from .nocs_pickle import write_pickle
 from .nocs_writer import PNG_COMPRESS_LEVEL, depth_to_mm
+from .png_writer import write_png
 from .scene import LABEL_MIN_DEPTH_PIXELS, SyntheticFrame
 
 logger = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ def write_housecat_frame(layout: HouseCatLayout, scene: str, index: int, frame: 
     if not meta.is_file():
         hc_rows = [(i, NOCS_TO_HOUSECAT_ID.get(name.split("_")[0], 0), name) for i, _, name in frame.meta]
         meta.write_text("".join(f"{i} {c} {name}\n" for i, c, name in hc_rows))
-    Image.fromarray(frame.rgb).save(layout.rgb_path(scene, index), compress_level=PNG_COMPRESS_LEVEL)
-    Image.fromarray(depth_to_mm(frame.depth_m)).save(layout.depth_path(scene, index), compress_level=PNG_COMPRESS_LEVEL)
+    write_png(layout.rgb_path(scene, index), frame.rgb, PNG_COMPRESS_LEVEL)
+    write_png(layout.depth_path(scene, index), depth_to_mm(frame.depth_m), PNG_COMPRESS_LEVEL)
     ids = np.where(frame.mask == 255, 0, frame.mask).astype(np.uint8)
-    Image.fromarray(ids).save(layout.instance_path(scene, index), compress_level=PNG_COMPRESS_LEVEL)
+    write_png(layout.instance_path(scene, index), ids, PNG_COMPRESS_LEVEL)
     label = housecat_label(frame)
     write_pickle(layout.label_path(scene, index), label)
     return len(label["class_ids"])

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from PIL import Image
 
 from ..core.types import CATEGORIES
 from .nocs_layout import NocsLayout
 from .nocs_pickle import write_pickle
+from .png_writer import FILTER_SUB, write_png
 from .scene import LABEL_MIN_DEPTH_PIXELS, ObjectAnnotation, SyntheticFrame
 
 logger = logging.getLogger(__name__)
 
-PNG_COMPRESS_LEVEL = 1  # fast; the files stay ordinary PNGs
+PNG_COMPRESS_LEVEL = 1  # zlib level: fast; the files stay ordinary PNGs
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,8 @@ class WrittenFrame:
     num_labelled: int
 
 
-def _save_png(path: Path, array: np.ndarray, mode: str | None = None) -> None:
-    img = Image.fromarray(array, mode=mode) if mode else Image.fromarray(array)
-    img.save(path, compress_level=PNG_COMPRESS_LEVEL)
+def _save_png(path: Path, array: np.ndarray, row_filter: int | None = None) -> None:
+    write_png(path, array, PNG_COMPRESS_LEVEL, row_filter)
 
 
 def encode_coord(nocs01: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -144,7 +143,7 @@ def write_frame(layout: NocsLayout, rel: str, frame: SyntheticFrame, model_point
     else:
         _save_png(Path(f"{prefix}_depth.png"), depth_mm)
     _save_png(Path(f"{prefix}_mask.png"), frame.mask)
-    _save_png(Path(f"{prefix}_coord.png"), encode_coord8(frame.nocs8, frame.mask))
+    _save_png(Path(f"{prefix}_coord.png"), encode_coord8(frame.nocs8, frame.mask), FILTER_SUB)  # smooth: Sub
     Path(f"{prefix}_meta.txt").write_text("".join(f"{i} {c} {name}\n" for i, c, name in frame.meta))
     image_path = layout.image_path(rel)
     layout.gts_dir.mkdir(parents=True, exist_ok=True)
