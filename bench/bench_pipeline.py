@@ -8,7 +8,7 @@ values; the size head's bias is shifted so random weights give positive sizes an
 builds every pose, as with trained weights). Prints the machine description and a markdown table.
 
   .venv/bin/python bench/bench_pipeline.py                      # CPU: torch vs onnxruntime, lite + paper
-  .venv/bin/python bench/bench_pipeline.py --device cuda        # GPU: torch fp32 + fp16 (+ onnx CUDA if available)
+  .venv/bin/python bench/bench_pipeline.py --device cuda        # GPU: torch fp32 / jit / fp16 (+ onnx CUDA if available)
 """
 from __future__ import annotations
 

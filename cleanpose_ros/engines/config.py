@@ -25,7 +25,7 @@ class EngineConfig:
     device: str = "cpu"  # "cpu", "cuda" or "cuda:<index>"
     precision: Literal["fp32", "fp16"] = "fp32"  # torch only; fp16 (autocast) needs CUDA
     #: torch only: trace, freeze and (CPU) optimise the inference graph at load time, a few
-    #: seconds; about 20 % faster per call on CPU for lite (docs/benchmarks.md)
+    #: seconds; 0-25 % faster per call on CPU for lite in our runs (docs/benchmarks.md)
     jit: bool = False
     #: onnx only: execution providers in order of preference; empty = derived from `device`
     #: (cpu -> [cpu]; cuda -> [cuda, cpu]). The first one is the one asked for.
