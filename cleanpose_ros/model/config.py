@@ -36,6 +36,7 @@ class ImageEncoderConfig:
     weights_path: str | None = None  # local file only; nothing is ever downloaded
     # small_cnn: channels of its stride-2 stages (the last one is the deepest)
     cnn_channels: tuple[int, ...] = (32, 64, 96)
+    cnn_deep_convs: int = 1  # extra stride-1 3x3 convs at the deepest stage (receptive field)
     # dino (ViT-S/14 layout): kept as fields so a smaller ViT can be tried
     vit_dim: int = 384
     vit_depth: int = 12
@@ -49,6 +50,7 @@ class ImageEncoderConfig:
         _check(self.out_channels >= 1, "image_encoder.out_channels must be >= 1")
         _check(len(self.cnn_channels) >= 1 and all(c >= 1 for c in self.cnn_channels),
                "image_encoder.cnn_channels must be a non-empty list of positive ints")
+        _check(self.cnn_deep_convs >= 0, "image_encoder.cnn_deep_convs must be >= 0")
         _check(self.vit_dim % self.vit_heads == 0, "image_encoder.vit_dim must be divisible by vit_heads")
         _check(self.vit_patch >= 1 and self.vit_depth >= 1, "image_encoder.vit_patch/vit_depth must be >= 1")
         _check(len(self.psp_bins) >= 1 and all(b >= 1 for b in self.psp_bins), "image_encoder.psp_bins must be positive")

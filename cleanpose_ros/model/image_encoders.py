@@ -59,7 +59,7 @@ def _load_state_dict_file(path: str) -> dict[str, Tensor]:
 
 
 class SmallCNNEncoder(nn.Module):
-    """One strided 3x3 conv per stage (+ one more at the deepest); every stage's map is sampled at the
+    """One strided 3x3 conv per stage (+ `cnn_deep_convs` more at the deepest); every stage's map is sampled at the
     chosen pixels, projected to C and summed (a feature pyramid without the upsampling)."""
 
     def __init__(self, cfg: ImageEncoderConfig, crop_size: int) -> None:
@@ -71,7 +71,8 @@ class SmallCNNEncoder(nn.Module):
             layers: list[nn.Module] = [nn.Conv2d(cin, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c),
                                        nn.ReLU(inplace=True)]
             if i == len(cfg.cnn_channels) - 1:  # widen the receptive field where it is cheapest
-                layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+                for _ in range(cfg.cnn_deep_convs):
+                    layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             self.stages.append(nn.Sequential(*layers))
             cin = c
         self.laterals = nn.ModuleList(nn.Linear(c, cfg.out_channels) for c in cfg.cnn_channels)
