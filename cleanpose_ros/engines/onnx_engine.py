@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..core.errors import WeightsError
+from ..core.errors import ConfigError, WeightsError
 from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, ProviderUnavailableError, check_inputs, check_outputs
 from .config import EngineConfig
 from .providers import resolve_ort_providers
@@ -83,6 +83,11 @@ class OnnxEngine:
             raise WeightsError(f"{path}: network has inputs {names_in} / outputs {names_out}, "
                                f"expected {INPUT_NAMES} / {OUTPUT_NAMES}")
         self.info = model_info_from_metadata(self._session.get_modelmeta().custom_metadata_map, str(path))
+        if config.inference_seed is not None and config.inference_seed != self.info.seed:
+            # The samples are constants of the graph: a different seed cannot be honoured, only refused.
+            raise ConfigError(f"{path}: confounder samples were baked in with seed {self.info.seed}, "
+                              f"inference_seed {config.inference_seed} was requested; re-export with --seed "
+                              f"{config.inference_seed} or leave inference_seed unset")
         self.path = path
         logger.info("onnx engine: %s on %s (model %s, %d points, %dpx crops)", path.name, self.active_provider,
                     self.info.name, self.info.num_points, self.info.crop_size)

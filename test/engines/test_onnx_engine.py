@@ -52,6 +52,12 @@ def test_onnx_file_describes_its_model(engines):
     assert onnx_engine.active_provider == "CPUExecutionProvider" and onnx_engine.fallback_note is None
 
 
+def test_an_onnx_file_refuses_a_seed_other_than_its_baked_in_one(lite_artefacts):
+    assert OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", inference_seed=EXPORT_SEED)).info.seed == EXPORT_SEED
+    with pytest.raises(ConfigError, match=f"baked in with seed {EXPORT_SEED}, inference_seed 1 was requested"):
+        OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", inference_seed=1))
+
+
 def test_torch_and_onnxruntime_pipelines_agree_on_fixture_frames(engines):
     torch_engine, onnx_engine = engines
     report = compare_pipelines(Pipeline(torch_engine), Pipeline(onnx_engine), parity_frames(parity_frame_source(), 3))
