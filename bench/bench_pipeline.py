@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                     count, p50, p95 = time_pipeline(pipeline, frames[n], args.warmup, args.cell_seconds)
                     rows.append(Row(config_name, label, engine.active_provider, n, count, p50, p95))
     text = (f"{machine_description(args.device)}\n- measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-            f"up to {args.frames} frames per cell ({args.cell_seconds:.0f} s cap) after {args.warmup} warm-up frames, 640x480\n\n{markdown(rows)}\n")
+            f"up to {args.frames} frames per cell ({args.cell_seconds:.0f} s cap) after {args.warmup} warm-up "
+            f"frames, 640x480\n\n{markdown(rows)}\n")
     print(text)
     if args.out:
         args.out.write_text(text)

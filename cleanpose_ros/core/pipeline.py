@@ -133,8 +133,9 @@ class Pipeline:
         if len(candidates) > self._config.max_objects:
             # Stable sort: equal scores keep their input order.
             by_score = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-            keep = set(by_score[: self._config.max_objects])
-            rejected.extend((candidates[i].instance_id, REJECT_MAX_OBJECTS) for i in by_score[self._config.max_objects:])
+            limit = self._config.max_objects
+            keep = set(by_score[:limit])
+            rejected.extend((candidates[i].instance_id, REJECT_MAX_OBJECTS) for i in by_score[limit:])
             candidates = [c for i, c in enumerate(candidates) if i in keep]
         return candidates, rejected
 

@@ -104,7 +104,8 @@ def _resolve_dims(spec: TensorSpec, shape: tuple[int, ...], bound: dict[str, int
     for want, got in zip(spec.dims, shape):
         if isinstance(want, str):
             if bound.setdefault(want, got) != got:
-                raise SchemaError(f"{spec.name}: dim {want}={got} disagrees with {want}={bound[want]} of another tensor")
+                raise SchemaError(
+                    f"{spec.name}: dim {want}={got} disagrees with {want}={bound[want]} of another tensor")
         elif want != got:
             raise SchemaError(f"{spec.name}: expected shape {spec.dims}, got {shape}")
 

@@ -31,7 +31,8 @@ def synthetic_frame(num_objects: int, seed: int = 0, intrinsics: CameraIntrinsic
         z0 = rng.uniform(0.6, 1.2)
         cell_u = (k % cols + 0.5 + rng.uniform(-0.15, 0.15)) * w / cols
         cell_v = (k // cols + 0.5 + rng.uniform(-0.15, 0.15)) * h / rows
-        centre = np.array([(cell_u - intrinsics.cx) * z0 / intrinsics.fx, (cell_v - intrinsics.cy) * z0 / intrinsics.fy, z0])
+        centre = np.array([(cell_u - intrinsics.cx) * z0 / intrinsics.fx,
+                           (cell_v - intrinsics.cy) * z0 / intrinsics.fy, z0])
         radii = rng.uniform(0.025, 0.1, 3)
         # ray-ellipsoid intersection, nearest hit: |(t * d - c) / r|^2 = 1
         d = np.stack([ray_x, ray_y, np.ones_like(ray_x)], axis=-1) / radii

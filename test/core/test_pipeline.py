@@ -139,7 +139,8 @@ def test_warm_up_is_one_single_object_engine_call_with_a_valid_output(engine):
 def test_config_that_disagrees_with_the_model_is_refused(engine):
     n, s = engine.info.num_points, engine.info.crop_size
     assert (n, s) != (1024, 224), "lite is expected to differ from the PreprocessConfig defaults"
-    with pytest.raises(ConfigError, match=rf"num_points is 1024, the model needs {n}.*crop_size is 224, the model needs {s}"):
+    expected = rf"num_points is 1024, the model needs {n}.*crop_size is 224, the model needs {s}"
+    with pytest.raises(ConfigError, match=expected):
         Pipeline(engine, PipelineConfig())
     with pytest.raises(ConfigError, match="categories"):
         Pipeline(engine, config_for_model(PipelineConfig(categories=("mug", "can"), enabled_categories=("mug",)),

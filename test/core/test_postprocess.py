@@ -5,15 +5,14 @@ import pytest
 from cleanpose_ros.core.geometry import random_rotation, rotation_angle_deg
 from cleanpose_ros.core.postprocess import (REJECT_DEGENERATE_ROTATION, REJECT_INVALID_SIZE, REJECT_NON_FINITE,
                                             decode_poses, orthonormalize_rotation)
-from cleanpose_ros.core.types import ObjectBatch
+from cleanpose_ros.core.types import CATEGORIES, ObjectBatch
 
 
 def _batch(n: int) -> ObjectBatch:
     return ObjectBatch(
         rgb=np.zeros((n, 3, 8, 8), np.float32), points=np.zeros((n, 4, 3), np.float32),
         choose=np.zeros((n, 4), np.int64), category=np.arange(n, dtype=np.int64) % 6,
-        instance_ids=tuple(range(10, 10 + n)), categories=tuple(["bottle", "bowl", "camera", "can", "laptop", "mug"][i % 6]
-                                                                  for i in range(n)),
+        instance_ids=tuple(range(10, 10 + n)), categories=tuple(CATEGORIES[i % 6] for i in range(n)),
         scores=tuple(0.5 + 0.1 * i for i in range(n)), crop_boxes=np.zeros((n, 4), np.int64))
 
 

@@ -50,8 +50,8 @@ class CountingEngine:
 class FaultInjectingEngine(CountingEngine):
     """A real engine whose outputs get NaN / inf written into chosen batch rows."""
 
-    def __init__(self, inner: Engine, nan_rotation_rows: tuple[int, ...] = (), inf_translation_rows: tuple[int, ...] = (),
-                 nan_size_rows: tuple[int, ...] = ()) -> None:
+    def __init__(self, inner: Engine, nan_rotation_rows: tuple[int, ...] = (),
+                 inf_translation_rows: tuple[int, ...] = (), nan_size_rows: tuple[int, ...] = ()) -> None:
         super().__init__(inner)
         self.faults = (nan_rotation_rows, inf_translation_rows, nan_size_rows)
 

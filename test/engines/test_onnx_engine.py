@@ -53,7 +53,8 @@ def test_onnx_file_describes_its_model(engines):
 
 
 def test_an_onnx_file_refuses_a_seed_other_than_its_baked_in_one(lite_artefacts):
-    assert OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", inference_seed=EXPORT_SEED)).info.seed == EXPORT_SEED
+    same = OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", inference_seed=EXPORT_SEED))
+    assert same.info.seed == EXPORT_SEED
     with pytest.raises(ConfigError, match=f"baked in with seed {EXPORT_SEED}, inference_seed 1 was requested"):
         OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", inference_seed=1))
 
