@@ -15,3 +15,5 @@ os.environ["ROS_DOMAIN_ID"] = os.environ.get("CLEANPOSE_TEST_DOMAIN_ID", str(ran
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(ROOT / "config" / "fastdds_large_images.xml"))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# ONNX files exported on the fly by tests go to a per-run temp dir, not the user's cache.
+os.environ.setdefault("CLEANPOSE_CACHE_DIR", tempfile.mkdtemp(prefix="cleanpose-cache-"))
