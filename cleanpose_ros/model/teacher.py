@@ -211,7 +211,8 @@ def load_pointnet_teacher(path: str | Path) -> PointNetTeacher:
         teacher.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise WeightsError(f"{p}: teacher weights do not match: {str(e).splitlines()[0]}") from None
-    teacher.source = str(p)
+    trained = (payload.get("extra") or {}).get("source")
+    teacher.source = f"{p} ({trained})" if trained else str(p)
     return teacher.eval()
 
 

@@ -65,3 +65,12 @@ def test_attached_teacher_drives_kd_loss_and_stays_frozen(lite_model: CleanPose)
     total.backward()
     assert all(p.grad is None for p in teacher.parameters())
     assert not any(k.startswith("_teacher") or "teacher" in k for k in lite_model.state_dict())
+
+
+def test_small_teacher_pretraining_runs_and_saves(tmp_path: Path) -> None:
+    from cleanpose_ros.model.teacher_pretrain import main
+
+    main(["--out", str(tmp_path / "t.pt"), "--steps", "2", "--batch", "4", "--num-points", "64", "--threads", "1",
+          "--shapes-per-category", "2"])
+    teacher = load_teacher(tmp_path / "t.pt")
+    assert isinstance(teacher, PointNetTeacher) and "self-pretrained" in describe_teacher(teacher)
