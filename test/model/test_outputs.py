@@ -67,3 +67,25 @@ def test_gradients_reach_every_trainable_parameter(lite_model: CleanPose) -> Non
         assert torch.isfinite(p.grad).all(), name
         if name not in zero_by_design:
             assert float(p.grad.abs().sum()) > 0, f"{name} gets no gradient"
+
+
+def test_augmentation_maps_ground_truth_with_the_points(lite_model: CleanPose) -> None:
+    """Points built exactly as ||s|| R p_nocs + t stay consistent with the augmented ground truth."""
+    g = torch.Generator().manual_seed(4)
+    b, n = 3, lite_model.config.num_points
+    nocs = torch.rand(b, n, 3, generator=g) - 0.5
+    rotation = random_rotation(b, 180.0, g)
+    size = torch.tensor([[0.1, 0.05, 0.08], [0.2, 0.1, 0.1], [0.07, 0.12, 0.07]])
+    translation = torch.tensor([[0.0, 0.1, 0.8], [0.2, -0.1, 0.6], [-0.1, 0.0, 1.0]])
+    points = size.norm(dim=-1).view(b, 1, 1) * nocs @ rotation.transpose(1, 2) + translation.unsqueeze(1)
+    batch = dict(example_inputs(lite_model.config, b), points=points, gt_rotation=rotation,
+                 gt_translation=translation, gt_size=size)
+    out = lite_model._augment(batch)
+    rebuilt = (out["gt_size"].norm(dim=-1).view(b, 1, 1) * nocs @ out["gt_rotation"].transpose(1, 2)
+               + out["gt_translation"].unsqueeze(1))
+    assert float((rebuilt - out["points"]).abs().max()) < 1e-5
+    assert float((out["points"] - points).abs().max()) > 1e-3  # it did change something
+    ratio = out["gt_size"] / size
+    assert float((ratio - ratio[:, :1]).abs().max()) < 1e-6 and 0.8 <= float(ratio.min()) <= float(ratio.max()) <= 1.2
+    angles = rotation_angle_deg(out["gt_rotation"] @ rotation.transpose(1, 2), torch.eye(3).expand(b, 3, 3))
+    assert 1.0 < float(angles.max()) <= 3 * 20.0 + 1e-3  # three Euler angles of at most 20 deg each
