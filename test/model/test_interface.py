@@ -1,20 +1,15 @@
 """The interface other components code against: shapes, decoded outputs, training step."""
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 import torch
 
 from cleanpose_ros.model.config import ModelConfig, load_model_config
 from cleanpose_ros.model.network import CleanPose, example_inputs
 
-
-def _training_batch(config: ModelConfig, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    x = example_inputs(config, batch, seed)
-    x["gt_rotation"] = torch.eye(3).repeat(batch, 1, 1)
-    x["gt_translation"] = x["points"].mean(1)
-    x["gt_size"] = torch.full((batch, 3), 0.1)
-    x["model_points"] = torch.rand(batch, 128, 3) - 0.5
-    return x
+BatchFactory = Callable[..., dict[str, torch.Tensor]]  # the make_training_batch fixture (conftest.py)
 
 
 @pytest.mark.parametrize("batch", [1, 5])
@@ -28,8 +23,8 @@ def test_inference_shapes_and_valid_rotations(lite_model: CleanPose, batch: int)
     assert torch.allclose(torch.linalg.det(rotation), torch.ones(batch), atol=1e-5)
 
 
-def test_training_step_reports_every_term(lite_model: CleanPose) -> None:
-    batch = _training_batch(lite_model.config, 3)
+def test_training_step_reports_every_term(make_training_batch: BatchFactory, lite_model: CleanPose) -> None:
+    batch = make_training_batch(lite_model.config, 3)
     batch["teacher_features"] = torch.randn(3, 768)
     lite_model.train()
     total, terms = lite_model.training_step(batch)
@@ -40,8 +35,8 @@ def test_training_step_reports_every_term(lite_model: CleanPose) -> None:
     assert abs(expected - terms["total"]) < 1e-3 * max(1.0, abs(expected))
 
 
-def test_optional_terms_skipped_without_their_inputs(lite_model: CleanPose) -> None:
-    batch = _training_batch(lite_model.config, 2)
+def test_optional_terms_skipped_without_their_inputs(make_training_batch: BatchFactory, lite_model: CleanPose) -> None:
+    batch = make_training_batch(lite_model.config, 2)
     del batch["model_points"]
     _, terms = lite_model.training_step(batch)
     assert "recon" not in terms and "delta" not in terms and "kd" not in terms
@@ -54,11 +49,11 @@ def test_both_named_configs_load() -> None:
     assert lite.num_points < paper.num_points and lite.crop_size < paper.crop_size
 
 
-def test_paper_config_builds_trains_a_step_and_infers() -> None:
+def test_paper_config_builds_trains_a_step_and_infers(make_training_batch: BatchFactory) -> None:
     torch.manual_seed(0)
     model = CleanPose(load_model_config("paper"))
     assert model.config.keypoints.num_keypoints == 96
-    batch = _training_batch(model.config, 2)
+    batch = make_training_batch(model.config, 2)
     total, terms = model.training_step(batch)
     total.backward()
     assert torch.isfinite(total) and set(terms) >= {"ocd", "div", "nocs", "pose", "recon", "delta"}

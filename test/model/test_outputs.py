@@ -3,13 +3,15 @@ canonicalisation, gradient flow."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
 from cleanpose_ros.model.network import CleanPose, example_inputs
 from cleanpose_ros.model.rotation import (canonicalise_symmetric, random_rotation, rotation_about_y,
                                           rotation_angle_deg, rotation_from_6d)
-from test.model.test_interface import _training_batch
+
+BatchFactory = Callable[..., dict[str, torch.Tensor]]  # the make_training_batch fixture (conftest.py)
 
 
 def test_shifting_points_shifts_translation_exactly(lite_model: CleanPose) -> None:
@@ -52,8 +54,8 @@ def test_rotation_angle_of_known_rotation() -> None:
     assert abs(float(rotation_angle_deg(r, torch.eye(3).unsqueeze(0))) - 30.0) < 1e-3
 
 
-def test_gradients_reach_every_trainable_parameter(lite_model: CleanPose) -> None:
-    batch = _training_batch(lite_model.config, 4)
+def test_gradients_reach_every_trainable_parameter(make_training_batch: BatchFactory, lite_model: CleanPose) -> None:
+    batch = make_training_batch(lite_model.config, 4)
     batch["category"] = torch.tensor([0, 1, 2, 3])
     batch["teacher_features"] = torch.randn(4, lite_model.config.distill.teacher_dim)
     lite_model.train()

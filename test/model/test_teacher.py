@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from cleanpose_ros.core.errors import WeightsError
 from cleanpose_ros.model.network import CleanPose
 from cleanpose_ros.model.teacher import (PointBertTeacher, PointNetTeacher, describe_teacher, load_pointbert_teacher,
                                          load_teacher, save_pointnet_teacher)
-from test.model.test_interface import _training_batch
+
+BatchFactory = Callable[..., dict[str, torch.Tensor]]  # the make_training_batch fixture (conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +58,10 @@ def test_small_teacher_round_trip(tmp_path: Path) -> None:
     assert "pointnet_self_pretrained" in describe_teacher(loaded)
 
 
-def test_attached_teacher_drives_kd_loss_and_stays_frozen(lite_model: CleanPose) -> None:
+def test_attached_teacher_drives_kd_loss_and_stays_frozen(make_training_batch: BatchFactory, lite_model: CleanPose) -> None:
     teacher = PointNetTeacher()
     lite_model.attach_teacher(teacher)
-    batch = _training_batch(lite_model.config, 2)
+    batch = make_training_batch(lite_model.config, 2)
     total, terms = lite_model.training_step(batch)
     assert "kd" in terms and terms["kd"] > 0
     total.backward()
