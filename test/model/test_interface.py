@@ -6,7 +6,7 @@ from typing import Callable
 import pytest
 import torch
 
-from cleanpose_ros.model.config import ModelConfig, load_model_config
+from cleanpose_ros.model.config import load_model_config
 from cleanpose_ros.model.network import CleanPose, example_inputs
 
 BatchFactory = Callable[..., dict[str, torch.Tensor]]  # the make_training_batch fixture (conftest.py)
