@@ -30,8 +30,13 @@ def canonicalise_symmetric(rotation: Tensor, symmetric: Tensor) -> Tensor:
     r = rotation
     cx = r[:, 0, 0] + r[:, 2, 2]
     cy = r[:, 0, 2] - r[:, 2, 0]
-    norm = torch.sqrt(cx * cx + cy * cy).clamp_min(1e-12)
-    c, s = cx / norm, cy / norm
+    norm = torch.sqrt(cx * cx + cy * cy)
+    # cx = cy = 0 only when the y axis points exactly down (upside down): every spin is then
+    # equivalent for this formula, so keep the rotation as it is rather than divide by zero.
+    degenerate = norm < 1e-9
+    safe = torch.where(degenerate, torch.ones_like(norm), norm)
+    c = torch.where(degenerate, torch.ones_like(cx), cx / safe)
+    s = torch.where(degenerate, torch.zeros_like(cy), cy / safe)
     zero, one = torch.zeros_like(c), torch.ones_like(c)
     ry = torch.stack([torch.stack([c, zero, -s], -1), torch.stack([zero, one, zero], -1),
                       torch.stack([s, zero, c], -1)], dim=-2)

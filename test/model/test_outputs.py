@@ -91,3 +91,9 @@ def test_augmentation_maps_ground_truth_with_the_points(lite_model: CleanPose) -
     assert float((ratio - ratio[:, :1]).abs().max()) < 1e-6 and 0.8 <= float(ratio.min()) <= float(ratio.max()) <= 1.2
     angles = rotation_angle_deg(out["gt_rotation"] @ rotation.transpose(1, 2), torch.eye(3).expand(b, 3, 3))
     assert 1.0 < float(angles.max()) <= 3 * 20.0 + 1e-3  # three Euler angles of at most 20 deg each
+
+
+def test_canonicalisation_of_upside_down_rotation_stays_a_rotation() -> None:
+    upside_down = torch.diag(torch.tensor([1.0, -1.0, -1.0])).unsqueeze(0)
+    out = canonicalise_symmetric(upside_down, torch.ones(1, dtype=torch.bool))
+    assert torch.allclose(out, upside_down)
