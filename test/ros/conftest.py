@@ -1,7 +1,9 @@
 """Weights for the ROS tests: the shipped lite weights when present, else a random-init lite
-checkpoint (plumbing only: poses are meaningless, so accuracy checks skip without the real file)."""
+checkpoint (plumbing only: poses are meaningless, so accuracy checks skip without trained weights).
+$CLEANPOSE_ROS_TEST_WEIGHTS points the tests, accuracy checks included, at another checkpoint."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,10 +32,20 @@ def make_random_lite_checkpoint(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def trained_weights() -> Path | None:
+    """Weights whose poses mean something: $CLEANPOSE_ROS_TEST_WEIGHTS (to check a candidate
+    checkpoint) or the shipped file; None while neither exists."""
+    override = os.environ.get("CLEANPOSE_ROS_TEST_WEIGHTS")
+    if override:
+        return Path(override)
+    return SHIPPED_WEIGHTS if SHIPPED_WEIGHTS.is_file() else None
+
+
 @pytest.fixture(scope="session")
 def node_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if SHIPPED_WEIGHTS.is_file():
-        return SHIPPED_WEIGHTS
+    trained = trained_weights()
+    if trained is not None:
+        return trained
     try:
         return make_random_lite_checkpoint(tmp_path_factory.mktemp("weights") / "random_lite.pt")
     except ImportError as e:  # the model package is not there yet
