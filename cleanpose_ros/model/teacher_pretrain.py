@@ -85,30 +85,3 @@ def pretrain_pointnet_teacher(steps: int = 2000, batch: int = 32, num_points: in
     teacher.source = f"self-pretrained on procedural shapes, {steps} steps, seed {seed}"
     logger.info("teacher pretraining done: %s", metrics)
     return teacher, metrics
-
-
-def main(argv: list[str] | None = None) -> None:
-    """python -m cleanpose_ros.model.teacher_pretrain --out weights/teacher_pointnet.pt [--steps N]"""
-    import argparse
-
-    from .teacher import save_pointnet_teacher
-
-    parser = argparse.ArgumentParser(description="Pretrain the small PointNet distillation teacher on procedural shapes.")
-    parser.add_argument("--out", required=True, help="output file (loaded by teacher.load_teacher)")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--num-points", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shapes-per-category", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(args.threads)
-    teacher, metrics = pretrain_pointnet_teacher(args.steps, args.batch, args.num_points, seed=args.seed,
-                                                 shapes_per_category=args.shapes_per_category)
-    path = save_pointnet_teacher(args.out, teacher, extra={"metrics": metrics, "source": teacher.source})
-    print(f"wrote {path}: {metrics}")
-
-
-if __name__ == "__main__":
-    main()

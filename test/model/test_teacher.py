@@ -70,9 +70,9 @@ def test_attached_teacher_drives_kd_loss_and_stays_frozen(make_training_batch: B
 
 
 def test_small_teacher_pretraining_runs_and_saves(tmp_path: Path) -> None:
-    from cleanpose_ros.model.teacher_pretrain import main
+    from cleanpose_ros.tools.pretrain_teacher import main
 
-    main(["--out", str(tmp_path / "t.pt"), "--steps", "2", "--batch", "4", "--num-points", "64", "--threads", "1",
+    assert 0 == main(["--out", str(tmp_path / "t.pt"), "--steps", "2", "--batch", "4", "--num-points", "64", "--threads", "1",
           "--shapes-per-category", "2"])
     teacher = load_teacher(tmp_path / "t.pt")
     assert isinstance(teacher, PointNetTeacher) and "self-pretrained" in describe_teacher(teacher)
