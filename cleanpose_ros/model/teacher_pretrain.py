@@ -11,21 +11,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from cleanpose_ros.core.geometry import random_rotation
 from cleanpose_ros.core.types import CATEGORIES
 from cleanpose_ros.data.shapes import CategoryShape, make_shape
 
 from .teacher import PointNetTeacher
 
 logger = logging.getLogger(__name__)
-
-
-def _random_rotation(rng: np.random.Generator) -> np.ndarray:
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    x, y, z, w = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def make_shape_pool(rng: np.random.Generator, per_category: int,
@@ -44,7 +36,7 @@ def synthetic_teacher_batch(rng: np.random.Generator, batch: int, num_points: in
         surface = shape.sample_surface(num_points * 3, rng).astype(np.float64)
         view = rng.normal(size=3)
         view /= np.linalg.norm(view)
-        rotation = _random_rotation(rng)
+        rotation = random_rotation(rng)
         # Keep the half facing the viewer (a partial, depth-like view), then resample to N points.
         facing = surface @ (rotation.T @ view) >= np.median(surface @ (rotation.T @ view))
         visible = surface[facing]
