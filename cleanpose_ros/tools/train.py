@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +27,16 @@ def build_datasets(cfg: TrainConfig, model_config) -> list:
             for src in cfg.data]
 
 
+def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
+    """A deployable copy of a training checkpoint: model, config, queue, step and provenance,
+    without the optimiser and RNG state (a third of the size)."""
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
+
+    loaded = load_checkpoint(checkpoint)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(out, loaded.model, loaded.config, step=loaded.step, extra=loaded.extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train or resume a CleanPose model.")
     parser.add_argument("--config", required=True, help="training YAML (see config/train/)")
@@ -36,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", action="append", help="override the data sources: PATH[:SPLIT] (repeatable; "
                         "source layout 'real')")
     parser.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
-    parser.add_argument("--export", help="also copy the final checkpoint here (e.g. weights/cleanpose_lite.pt)")
+    parser.add_argument("--export", help="also write the final weights, without optimiser state, here "
+                        "(e.g. weights/cleanpose_lite.pt)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -67,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"final checkpoint: {final} (step {trainer.step})")
     if args.export:
-        Path(args.export).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(final, args.export)
-        print(f"copied to {args.export}")
+        print(f"exported weights (no optimiser state): {export_weights(final, args.export)}")
     return 0
 
 

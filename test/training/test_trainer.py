@@ -101,3 +101,22 @@ def test_checkpoint_carries_config_and_queue(tiny_dataset, tmp_path):
     q0 = t.model.queue.state_dict()
     for k, v in loaded.model.queue.state_dict().items():
         assert torch.equal(v, q0[k])
+
+
+def test_exported_weights_drop_optimiser_state_and_predict_identically(tiny_dataset, tmp_path):
+    from cleanpose_ros.model.checkpoint import load_checkpoint
+    from cleanpose_ros.model.network import example_inputs
+    from cleanpose_ros.tools.train import export_weights
+
+    t = _trainer(tiny_dataset, tmp_path / "run", 2)
+    ckpt = t.run(progress=False)
+    lean = export_weights(ckpt, tmp_path / "weights" / "lite.pt")
+    full, small = load_checkpoint(ckpt), load_checkpoint(lean)
+    assert full.optimizer_state is not None and small.optimizer_state is None
+    assert small.step == 2 and small.extra["train_config"] == full.extra["train_config"]
+    assert lean.stat().st_size < 0.5 * ckpt.stat().st_size
+    x = example_inputs(full.config, 3)
+    args = [x[k] for k in ("rgb", "points", "choose", "category")]
+    with torch.no_grad():
+        for a, b in zip(full.model.eval().predict(*args), small.model.eval().predict(*args)):
+            assert torch.equal(a, b)
