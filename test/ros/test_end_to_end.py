@@ -32,10 +32,11 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 FRAME_ID = "camera_color_optical_frame"
 MAX_AGE_MS = 2500.0
-# Model card bounds for the lite weights on generated scenes (docs/model_card.md): the median
-# over objects of the rotation error (symmetric classes: y axis only) and translation error.
-MEDIAN_ROTATION_BOUND_DEG = 30.0
-MEDIAN_TRANSLATION_BOUND_CM = 5.0
+# Model card bounds (weights/README.md: 10deg5cm mAP >= 80 on held-out generated scenes), as the
+# per-object rates they imply for a small sample, the same numbers as
+# test/engines/test_shipped_weights.py: keep both in step with the card.
+MIN_RATE_10DEG_5CM = 0.6
+MAX_MEDIAN_TRANSLATION_CM = 3.0
 
 
 class Probe:
@@ -112,7 +113,8 @@ def _poses_by_id(msg: Detection3DArray) -> dict[int, object]:
     return {p.instance_id: p for p in poses_from_detections(msg)}
 
 
-def _check_accuracy(probe: Probe, stamps: list[int]) -> None:
+def _accuracy_problems(probe: Probe, stamps: list[int]) -> list[str]:
+    """Model-card bounds on the phase-1 poses against the demo camera's ground truth ([] = met)."""
     from cleanpose_ros.metrics.pose_errors import rotation_error_deg, translation_error_cm, uses_y_symmetry
 
     rot, trans = [], []
@@ -122,11 +124,19 @@ def _check_accuracy(probe: Probe, stamps: list[int]) -> None:
             gt = truth[instance_id]
             rot.append(float(rotation_error_deg(est.rotation, gt.rotation, uses_y_symmetry(gt.category))))
             trans.append(float(translation_error_cm(est.translation, gt.translation)))
-    print(f"e2e accuracy: {len(rot)} poses, median rotation error {np.median(rot):.1f} deg, "
-          f"median translation error {np.median(trans):.2f} cm")
-    assert len(rot) >= 5
-    assert np.median(rot) <= MEDIAN_ROTATION_BOUND_DEG, f"rotation errors (deg): {np.round(rot, 1)}"
-    assert np.median(trans) <= MEDIAN_TRANSLATION_BOUND_CM, f"translation errors (cm): {np.round(trans, 1)}"
+    rot_a, trans_a = np.array(rot), np.array(trans)
+    within = float(np.mean((rot_a <= 10.0) & (trans_a <= 5.0))) if rot else 0.0
+    print(f"e2e accuracy: {len(rot)} poses, median rotation error {np.median(rot_a):.1f} deg, median translation "
+          f"error {np.median(trans_a):.2f} cm, {100 * within:.0f}% within 10 deg / 5 cm")
+    problems = []
+    if len(rot) < 10:
+        problems.append(f"only {len(rot)} poses to judge")
+    if within < MIN_RATE_10DEG_5CM:
+        problems.append(f"{100 * within:.0f}% of poses within 10 deg / 5 cm, the model card implies >= "
+                        f"{100 * MIN_RATE_10DEG_5CM:.0f}% (rotation errors {np.round(rot_a, 1).tolist()})")
+    if np.median(trans_a) > MAX_MEDIAN_TRANSLATION_CM:
+        problems.append(f"median translation error {np.median(trans_a):.2f} cm > {MAX_MEDIAN_TRANSLATION_CM} cm")
+    return problems
 
 
 def test_demo_camera_to_node_to_probe_then_bad_input_barrage(probe: Probe, node_weights: Path):
@@ -139,6 +149,7 @@ def test_demo_camera_to_node_to_probe_then_bad_input_barrage(probe: Probe, node_
     camera_proc = start_python(["-m", "cleanpose_ros.ros.demo_camera", "--ros-args",
                                 "-p", "scenes:=6", "-p", "seed:=11", "-p", "rate_hz:=10.0"])
     outputs: dict[str, str] = {}
+    accuracy_problems: list[str] = []
     try:
         # ---------------------------------------------------------------- phase 1: real flow
         def matched() -> list[int]:
@@ -177,8 +188,8 @@ def test_demo_camera_to_node_to_probe_then_bad_input_barrage(probe: Probe, node_
         d = probe.diagnostics
         assert int(d["frames_out"]) >= len(stamps) and int(d["frames_in"]) >= int(d["frames_out"])
         assert 0.0 < float(d["latency_p50_ms"]) <= float(d["latency_p95_ms"]) < MAX_AGE_MS + 5000.0
-        if trained_weights() is not None:
-            _check_accuracy(probe, stamps)
+        # Judged now, asserted after the barrage: weak weights must not hide a plumbing failure.
+        accuracy_problems = _accuracy_problems(probe, stamps) if trained_weights() is not None else []
 
         # ---------------------------------------------------------------- phase 2: barrage
         outputs["camera"] = stop(camera_proc)
@@ -190,6 +201,7 @@ def test_demo_camera_to_node_to_probe_then_bad_input_barrage(probe: Probe, node_
         outputs["node"] = stop(node_proc)
     assert "Traceback" not in outputs["node"], outputs["node"][-3000:]
     assert node_proc.returncode == 0, outputs["node"][-3000:]
+    assert not accuracy_problems, "poses miss the model card: " + "; ".join(accuracy_problems)
 
 
 def _barrage(probe: Probe, node_proc, camera_stopped_ns: int) -> None:
