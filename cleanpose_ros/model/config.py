@@ -8,12 +8,11 @@ copies into `core.config.PreprocessConfig`.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Union
 
-from cleanpose_ros.core.config import from_dict, load_yaml
+from cleanpose_ros.core.config import from_dict, load_yaml, require
 from cleanpose_ros.core.errors import ConfigError
 from cleanpose_ros.core.types import CATEGORIES, SYMMETRIC_CATEGORIES
 
@@ -22,9 +21,7 @@ logger = logging.getLogger(__name__)
 NAMED_CONFIGS = ("paper", "lite")
 
 
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
+_check = require  # the shared one-line validation of core.config
 
 
 @dataclass(frozen=True)
@@ -277,10 +274,10 @@ class ModelConfig:
 
 
 def model_config_dirs() -> list[Path]:
-    """Where named configs are looked up: next to the package (source tree), then the install share."""
-    repo_dir = Path(__file__).resolve().parents[2] / "config" / "model"
-    share_dir = Path(sys.prefix) / "share" / "cleanpose_ros" / "config" / "model"
-    return [repo_dir, share_dir]
+    """Where named configs are looked up: the checkout, then the install shares (cleanpose_ros.resources)."""
+    from cleanpose_ros.resources import share_dirs
+
+    return [root / "config" / "model" for root in share_dirs()]
 
 
 def load_model_config(name_or_path: str) -> ModelConfig:
