@@ -16,6 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..core.geometry import compose_srt
 from ..core.types import CATEGORIES
 from .nocs_layout import NocsLayout
 from .nocs_pickle import write_pickle
@@ -62,11 +63,7 @@ def label_dict(annotations: list[ObjectAnnotation], model_points: Mapping[str, n
     """The DPDN `_label.pkl` dict for the instances with enough valid depth."""
     kept = [a for a in annotations if a.valid_depth_pixels >= LABEL_MIN_DEPTH_PIXELS]
     n = len(kept)
-    poses = np.zeros((n, 4, 4), dtype=np.float32)
-    for i, a in enumerate(kept):
-        poses[i, :3, :3] = a.scale * a.rotation
-        poses[i, :3, 3] = a.translation
-        poses[i, 3, 3] = 1.0
+    poses = np.array([compose_srt(a.scale, a.rotation, a.translation) for a in kept], dtype=np.float32).reshape(n, 4, 4)
     return {
         "class_ids": np.array([CATEGORIES.index(a.category) + 1 for a in kept], dtype=np.int64),
         "bboxes": np.array([a.bbox for a in kept], dtype=np.int32).reshape(n, 4),
@@ -85,11 +82,8 @@ def label_dict(annotations: list[ObjectAnnotation], model_points: Mapping[str, n
 def gt_dict(image_path: str, annotations: list[ObjectAnnotation]) -> dict:
     """Per-frame ground truth read by the NOCS evaluation (instances in ascending mask id)."""
     n = len(annotations)
-    rts = np.zeros((n, 4, 4), dtype=np.float64)
-    for i, a in enumerate(annotations):
-        rts[i, :3, :3] = a.scale * a.rotation
-        rts[i, :3, 3] = a.translation
-        rts[i, 3, 3] = 1.0
+    rts = np.array([compose_srt(a.scale, a.rotation, a.translation) for a in annotations],
+                   dtype=np.float64).reshape(n, 4, 4)
     return {
         "image_path": image_path,
         "gt_class_ids": np.array([CATEGORIES.index(a.category) + 1 for a in annotations], dtype=np.int64),
