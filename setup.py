@@ -48,6 +48,7 @@ setup(
             "cleanpose-export = cleanpose_ros.tools.export:main",
             "cleanpose-make-bag = cleanpose_ros.tools.make_bag:main",
             "cleanpose-replay = cleanpose_ros.tools.replay:main",
+            "cleanpose-study-report = cleanpose_ros.tools.study_report:main",
         ],
     },
 )

@@ -112,6 +112,39 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def merge_dicts(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` updated with `override`, recursively for nested mappings; lists and scalars are replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_dicts(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml_with_extends(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping; a top-level `extends: other.yaml` (relative to the file) is loaded first and
+    this file's keys are merged over it, so variants of a config name only what they change."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: `extends` cycle through {[str(p) for p in _seen]}")
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    base = data.pop("extends", None)
+    if base is None:
+        return dict(data)
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: `extends` must be a file path, got {base!r}")
+    return merge_dicts(read_yaml_with_extends(path.parent / base, _seen + (path,)), data)
+
+
 def load_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
     """Load dataclass `cls` from a YAML file (optionally one top-level section of it)."""
     path = Path(path)

@@ -111,6 +111,28 @@ def rotation_angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
+def viewer_relative_yaw_deg(rotation: np.ndarray, translation: np.ndarray) -> float:
+    """Yaw of an object's front about its own up axis, seen from the camera, in degrees (-180, 180].
+
+    NOCS frames have y up and the front (lens, keyboard side, handle) along +x. 0 means the front
+    points at the camera; positive angles turn the front counter-clockwise about the up axis. This
+    is the angle that decides what the camera sees of an upright object, so it is the one a
+    pose-biased training split limits (docs/ablation.md). NaN when the camera looks straight along
+    the up axis (no yaw is defined from there).
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    t = np.asarray(translation, dtype=np.float64)
+    up, front = r[:, 1], r[:, 0]
+    to_camera = -t / max(float(np.linalg.norm(t)), 1e-12)
+    ahead = to_camera - float(to_camera @ up) * up  # the camera direction within the object's ground plane
+    n = float(np.linalg.norm(ahead))
+    if n < 1e-6:
+        return float("nan")
+    ahead /= n
+    left = np.cross(up, ahead)
+    return float(np.degrees(np.arctan2(float(front @ left), float(front @ ahead))))
+
+
 def box_corners(size: np.ndarray) -> np.ndarray:
     """8 corners (8, 3) of an axis-aligned box of extents `size` centred at the origin.
 

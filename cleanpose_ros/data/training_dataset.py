@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..core.config import PreprocessConfig
+from ..core.geometry import viewer_relative_yaw_deg
 from ..core.errors import InputError
 from ..core.preprocess import preprocess_instance
 from ..core.types import CATEGORIES, Frame, Instance
@@ -55,7 +56,9 @@ class NocsPoseDataset(Dataset):
 
     def __init__(self, root: str | Path, source: str = "real", split: str = "train",
                  cfg: PreprocessConfig = PreprocessConfig(), augment: AugmentConfig | None = None,
-                 categories: Sequence[str] = CATEGORIES, seed: int = 0, num_model_points: int = 1024) -> None:
+                 categories: Sequence[str] = CATEGORIES, seed: int = 0, num_model_points: int = 1024,
+                 use_categories: Sequence[str] | None = None, yaw_range_deg: tuple[float, float] | None = None,
+                 yaw_categories: Sequence[str] = ("camera", "laptop", "mug")) -> None:
         self.reader = NocsReader(root, source, split, categories=categories)
         self.cfg = cfg
         self.augment = augment
@@ -68,10 +71,17 @@ class NocsPoseDataset(Dataset):
         if not self.models:
             logger.warning("no object models at %s: model_points will be zeros", models_pkl)
         # index: (frame rel, position in the label) of every labelled instance of a known category
-        self.index: list[tuple[str, int]] = [(rel, j) for rel, j, cid in self._label_index()
-                                             if 1 <= cid <= len(self.categories)]
+        wanted = set(self.categories if use_categories is None else use_categories)
+        entries = [(rel, j, cid) for rel, j, cid in self._label_index()
+                   if 1 <= cid <= len(self.categories) and self.categories[cid - 1] in wanted]
+        if yaw_range_deg is not None:
+            entries = self._within_yaw(entries, yaw_range_deg, set(yaw_categories))
+        self.index: list[tuple[str, int]] = [(rel, j) for rel, j, _ in entries]
+        #: 0-based category indices this dataset yields samples of
+        self.present_categories: tuple[int, ...] = tuple(sorted({cid - 1 for _, _, cid in entries}))
         if not self.index:
-            raise FileNotFoundError(f"no labelled instances in {root}/{source}/{split}")
+            raise FileNotFoundError(f"no labelled instances in {root}/{source}/{split} "
+                                    f"(categories {sorted(wanted)}, yaw range {yaw_range_deg})")
         logger.info("%s/%s: %d frames, %d object samples", source, split, len(self.reader), len(self.index))
 
     def _label_index(self) -> list[tuple[str, int, int]]:
@@ -108,6 +118,25 @@ class NocsPoseDataset(Dataset):
             except OSError:  # read-only dataset folder: just no cache
                 logger.info("cannot write the index cache %s", cache)
         return entries
+
+    def _within_yaw(self, entries: list[tuple[str, int, int]], yaw_range_deg: tuple[float, float],
+                    yaw_categories: set[str]) -> list[tuple[str, int, int]]:
+        """The entries of `yaw_categories` whose viewer-relative yaw lies in the range; others pass."""
+        lo, hi = yaw_range_deg
+        labels: dict[str, dict] = {}
+        kept: list[tuple[str, int, int]] = []
+        for rel, j, cid in entries:
+            if self.categories[cid - 1] not in yaw_categories:
+                kept.append((rel, j, cid))
+                continue
+            if rel not in labels:
+                labels[rel] = read_pickle(Path(f"{self.reader.layout.prefix(rel)}_label.pkl"))
+            label = labels[rel]
+            yaw = viewer_relative_yaw_deg(np.asarray(label["rotations"][j]), np.asarray(label["translations"][j]))
+            if lo <= yaw <= hi:  # NaN (camera straight above) compares False: dropped
+                kept.append((rel, j, cid))
+        logger.info("yaw range %s: kept %d of %d instances", yaw_range_deg, len(kept), len(entries))
+        return kept
 
     def __len__(self) -> int:
         return len(self.index)

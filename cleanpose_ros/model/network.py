@@ -212,27 +212,32 @@ class CleanPose(nn.Module):
         return total, values
 
     @torch.no_grad()
-    def initialize_queue(self, batches: Iterable[Mapping[str, Tensor]], max_batches: int | None = None) -> int:
+    def initialize_queue(self, batches: Iterable[Mapping[str, Tensor]], max_batches: int | None = None,
+                         categories: Iterable[int] | None = None) -> int:
         """Fill every category's queue from pooled encoder features of the first training instances.
 
-        Stops when all queues are full, the batches run out or after max_batches; returns the number of
-        batches used. The model's train/eval mode is restored afterwards.
+        Stops when the queues of `categories` (0-based; default all) are full, the batches run out or
+        after max_batches; returns the number of batches used. Passing the categories the training data
+        holds avoids reading the whole dataset for a class it never yields (a category-subset split).
+        The model's train/eval mode is restored afterwards.
         """
         if self.queue is None:
             return 0
+        wanted = torch.zeros(self.config.num_categories, dtype=torch.bool)
+        wanted[list(categories) if categories is not None else slice(None)] = True
         was_training = self.training
         self.eval()  # batch-norm statistics must not move while we only collect features
         used = 0
         try:
             for batch in batches:
-                if bool(self.queue.is_full().all()) or (max_batches is not None and used >= max_batches):
+                if bool(self.queue.is_full().cpu()[wanted].all()) or (max_batches is not None and used >= max_batches):
                     break
                 enc = self._encode(batch["rgb"], batch["points"], batch["choose"])
                 self.queue.fill(batch["category"], enc["mediator"].mean(1))
                 used += 1
         finally:
             self.train(was_training)
-        if not bool(self.queue.is_full().all()):
+        if not bool(self.queue.is_full().cpu()[wanted].all()):
             logger.warning("confounder queue not full after %d batches: counts %s", used, self.queue.count.tolist())
         return used
 

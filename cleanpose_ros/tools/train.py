@@ -11,9 +11,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..core.config import from_dict, load_yaml, to_dict
+from ..core.config import from_dict, to_dict
 from ..core.errors import CleanPoseError
-from ..training.config import TrainConfig
+from ..training.config import TrainConfig, load_train_config, resolve_model_config
 
 
 def build_datasets(cfg: TrainConfig, model_config) -> list:
@@ -23,7 +23,9 @@ def build_datasets(cfg: TrainConfig, model_config) -> list:
 
     pre = replace(cfg.preprocess, num_points=model_config.num_points, crop_size=model_config.crop_size)
     augment = AugmentConfig() if cfg.augment else None
-    return [NocsPoseDataset(src.path, source=src.source, split=src.split, cfg=pre, augment=augment, seed=cfg.seed)
+    return [NocsPoseDataset(src.path, source=src.source, split=src.split, cfg=pre, augment=augment, seed=cfg.seed,
+                            use_categories=src.categories, yaw_range_deg=src.yaw_range_deg,
+                            yaw_categories=src.yaw_categories)
             for src in cfg.data]
 
 
@@ -51,17 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from ..model.config import load_model_config
     from ..training.trainer import Trainer, latest_checkpoint
 
     try:
-        cfg = load_yaml(TrainConfig, args.config)
+        cfg = load_train_config(args.config)
         if args.steps is not None:
             cfg = replace(cfg, steps=args.steps)
         if args.data:
             sources = [dict(zip(("path", "split"), d.rsplit(":", 1))) if ":" in d else {"path": d} for d in args.data]
             cfg = from_dict(TrainConfig, {**to_dict(cfg), "data": sources})
-        model_config = load_model_config(cfg.model)
+        model_config = resolve_model_config(cfg)
         out = Path(args.out)
         trainer = Trainer(cfg, out, build_datasets(cfg, model_config), model_config=model_config)
         ckpt = latest_checkpoint(out)

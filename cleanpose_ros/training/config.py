@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..core.config import PreprocessConfig, require as _check
+from ..core.config import PreprocessConfig, from_dict, merge_dicts, read_yaml_with_extends, require as _check, to_dict
+from ..core.types import CATEGORIES
+
+if TYPE_CHECKING:
+    from ..model.config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -15,10 +20,21 @@ class DataSource:
     source: str = "real"  # tree layout under path: "real" (REAL275-like) or "camera" (CAMERA-like)
     split: str = "train"
     weight: float = 1.0
+    # Subsets, for controlled studies (e.g. the pose-biased split of docs/ablation.md):
+    categories: tuple[str, ...] | None = None  # use only these categories' instances; None = all
+    # keep only instances whose viewer-relative yaw (core.geometry.viewer_relative_yaw_deg) lies in
+    # [lo, hi] degrees; applies to `yaw_categories` only, other categories are kept whatever their yaw
+    yaw_range_deg: tuple[float, float] | None = None
+    yaw_categories: tuple[str, ...] = ("camera", "laptop", "mug")  # the classes whose yaw is observable
 
     def __post_init__(self) -> None:
         _check(bool(self.path), "data source path must not be empty")
         _check(self.weight > 0, f"data source weight must be > 0, got {self.weight}")
+        for name in (self.categories or ()) + self.yaw_categories:
+            _check(name in CATEGORIES, f"unknown category {name!r}; known: {list(CATEGORIES)}")
+        if self.yaw_range_deg is not None:
+            lo, hi = self.yaw_range_deg
+            _check(-180.0 <= lo < hi <= 180.0, f"yaw_range_deg needs -180 <= lo < hi <= 180, got {self.yaw_range_deg}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,8 @@ class TrainConfig:
     keep_checkpoints: int = 3
     teacher: str | None = None  # a teacher checkpoint (ULIP-2 layout or our own); None -> no KD term
     queue_init_instances: int = -1  # instances per category for the confounder queue; -1 = the model's N_q
+    # merged over the named model config, e.g. {causal: {enabled: false}} for an ablation variant
+    model_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(len(self.data) > 0, "data: give at least one dataset source")
@@ -63,3 +81,19 @@ class TrainConfig:
         _check(self.num_workers >= 0, "num_workers must be >= 0")
         _check(self.checkpoint_every >= 1 and self.log_every >= 1, "checkpoint_every and log_every must be >= 1")
         _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """A training YAML, following `extends:` (variants such as config/train/ablation/*.yaml name only
+    what they change)."""
+    return from_dict(TrainConfig, read_yaml_with_extends(path), where=str(path))
+
+
+def resolve_model_config(cfg: TrainConfig) -> "ModelConfig":
+    """The model config a training run builds: the named/YAML config with `model_overrides` merged in."""
+    from ..model.config import ModelConfig, load_model_config
+
+    base = load_model_config(cfg.model)
+    if not cfg.model_overrides:
+        return base
+    return from_dict(ModelConfig, merge_dicts(to_dict(base), cfg.model_overrides), where="model_overrides")

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..core.config import to_dict
-from .config import TrainConfig
+from .config import TrainConfig, resolve_model_config
 from .sampling import MixedSchedule, StepBatchSampler
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,6 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, out_dir: str | Path, datasets: Sequence[Dataset],
                  model_config: Any = None) -> None:
-        from ..model.config import load_model_config
         from ..model.network import CleanPose
 
         self.cfg = cfg
@@ -126,7 +125,7 @@ class Trainer:
         (self.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
-        self.model_config = model_config if model_config is not None else load_model_config(cfg.model)
+        self.model_config = model_config if model_config is not None else resolve_model_config(cfg)
         self.model = CleanPose(self.model_config).to(self.device)
         self.teacher_description = "none (no distillation)"
         if cfg.teacher:
@@ -243,7 +242,10 @@ class Trainer:
             for batch in loader:
                 yield {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
-        used = self.model.initialize_queue(batches())
+        present = None  # the categories the data can yield, when every dataset says (NocsPoseDataset does)
+        if all(hasattr(d, "present_categories") for d in self.datasets):
+            present = sorted({c for d in self.datasets for c in d.present_categories})
+        used = self.model.initialize_queue(batches(), categories=present)
         log.info("confounder queue initialised from %d batches", used)
 
 

@@ -71,3 +71,28 @@ def test_box_corners_and_edges():
     assert len(g.BOX_EDGES) == 12
     lengths = sorted(np.linalg.norm(c[i] - c[j]) for i, j in g.BOX_EDGES)
     np.testing.assert_allclose(lengths, [2] * 4 + [4] * 4 + [6] * 4)
+
+
+def test_viewer_relative_yaw_known_answers():
+    """Object 1 m in front of the camera (camera looks along +z), upright: up = -y of the camera
+    (OpenCV y points down). Yaw 0 = front (+x canonical) pointing back at the camera (-z)."""
+    up = np.array([0.0, -1.0, 0.0])
+    t = np.array([0.0, 0.0, 1.0])
+    for yaw in (0.0, 30.0, 90.0, -120.0, 179.0):
+        # the front, turned by `yaw` counter-clockwise about `up` from the direction to the camera
+        front = g.axis_angle_to_rotation(up, np.radians(yaw)) @ np.array([0.0, 0.0, -1.0])
+        r = np.stack([front, up, np.cross(front, up)], axis=1)
+        assert np.isclose(np.linalg.det(r), 1.0)
+        assert g.viewer_relative_yaw_deg(r, t) == pytest.approx(yaw, abs=1e-9)
+        # the same object seen off-axis and from above keeps its yaw relative to the line of sight
+        shift = np.array([0.4, -0.3, 0.0])
+        sight0, sight1 = np.array([0.0, 0.0, -1.0]), np.array([-0.4, 0.0, -1.0]) / np.hypot(0.4, 1.0)
+        turn = g.axis_angle_to_rotation(up, np.arctan2(np.cross(sight0, sight1) @ up, sight0 @ sight1))
+        assert g.viewer_relative_yaw_deg(turn @ r, t + shift) == pytest.approx(yaw, abs=1e-6)
+    # tilting the whole scene (camera looking down 40 deg) does not change the yaw
+    tilt = g.axis_angle_to_rotation(np.array([1.0, 0.0, 0.0]), np.radians(40.0))
+    front = g.axis_angle_to_rotation(up, np.radians(60.0)) @ np.array([0.0, 0.0, -1.0])
+    r = np.stack([front, up, np.cross(front, up)], axis=1)
+    assert g.viewer_relative_yaw_deg(tilt @ r, tilt @ t) == pytest.approx(60.0, abs=1e-9)
+    # camera straight above the object: no yaw
+    assert np.isnan(g.viewer_relative_yaw_deg(np.eye(3), np.array([0.0, -1.0, 0.0])))

@@ -57,3 +57,29 @@ def test_config_round_trip_and_validation(tmp_path):
     assert load_yaml(PipelineConfig, p, section="pipeline").score_threshold == 0.25
     with pytest.raises(ConfigError, match="not found"):
         load_yaml(PipelineConfig, tmp_path / "missing.yaml")
+
+
+def test_merge_dicts_and_extends(tmp_path):
+    from cleanpose_ros.core.config import merge_dicts, read_yaml_with_extends
+
+    base = {"a": 1, "nested": {"x": 1, "y": [1, 2]}, "keep": True}
+    merged = merge_dicts(base, {"nested": {"y": [3]}, "b": 2})
+    assert merged == {"a": 1, "nested": {"x": 1, "y": [3]}, "keep": True, "b": 2}
+    assert base["nested"]["y"] == [1, 2]  # the base is not modified
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text("steps: 10\noptim: {lr_min: 1.0e-5, lr_max: 1.0e-3}\n")
+    (tmp_path / "sub" / "child.yaml").write_text("extends: ../base.yaml\noptim: {lr_max: 5.0e-4}\n")
+    (tmp_path / "sub" / "grandchild.yaml").write_text("extends: child.yaml\nsteps: 20\n")
+    assert read_yaml_with_extends(tmp_path / "sub" / "grandchild.yaml") == {
+        "steps": 20, "optim": {"lr_min": 1e-5, "lr_max": 5e-4}}
+    (tmp_path / "loop_a.yaml").write_text("extends: loop_b.yaml\n")
+    (tmp_path / "loop_b.yaml").write_text("extends: loop_a.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        read_yaml_with_extends(tmp_path / "loop_a.yaml")
+    (tmp_path / "missing.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="not found"):
+        read_yaml_with_extends(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        read_yaml_with_extends(tmp_path / "list.yaml")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from cleanpose_ros.core.config import PreprocessConfig
@@ -113,3 +114,39 @@ def test_label_index_cache_is_used_and_invalidated(generated_tree, monkeypatch) 
     os.utime(lst, ns=(1, 1))
     assert len(NocsPoseDataset(root, "real", "test")) == len(first) > 1
     cache.unlink()
+
+
+def test_category_and_yaw_subsets(generated_tree) -> None:
+    """The pose-biased split of the debiasing study: exactly the instances of the chosen classes
+    whose viewer-relative yaw lies in the window, computed here independently from the labels."""
+    from pathlib import Path
+
+    from cleanpose_ros.core.geometry import viewer_relative_yaw_deg
+    from cleanpose_ros.core.types import CATEGORIES
+    from cleanpose_ros.data.nocs_pickle import read_pickle
+
+    root, _ = generated_tree
+    full = NocsPoseDataset(root, "real", "test")
+    yaw_classes = ("camera", "laptop", "mug")
+    info = []
+    for rel, j in full.index:
+        label = read_pickle(Path(f"{full.reader.layout.prefix(rel)}_label.pkl"))
+        name = CATEGORIES[int(label["class_ids"][j]) - 1]
+        info.append((rel, j, name, viewer_relative_yaw_deg(np.asarray(label["rotations"][j]),
+                                                           np.asarray(label["translations"][j]))))
+    yaws = sorted(y for _, _, name, y in info if name in yaw_classes)
+    assert len(yaws) >= 2, "the fixture must hold yaw-observable objects"
+    window = (-180.0, float(np.median(yaws)))
+
+    biased = NocsPoseDataset(root, "real", "test", use_categories=yaw_classes, yaw_range_deg=window)
+    expected = [(rel, j) for rel, j, name, y in info if name in yaw_classes and window[0] <= y <= window[1]]
+    assert biased.index == expected
+    assert 0 < len(biased) < sum(name in yaw_classes for *_, name, _ in info)
+    assert set(biased.present_categories) <= {CATEGORIES.index(c) for c in yaw_classes}
+
+    # without a category subset, the yaw window leaves the symmetric classes alone
+    windowed = NocsPoseDataset(root, "real", "test", yaw_range_deg=window)
+    assert windowed.index == [(rel, j) for rel, j, name, y in info
+                              if name not in yaw_classes or window[0] <= y <= window[1]]
+    with pytest.raises(FileNotFoundError, match="no labelled instances"):
+        NocsPoseDataset(root, "real", "test", use_categories=("mug",), yaw_range_deg=(179.0, 179.5))

@@ -97,3 +97,24 @@ def test_training_initialises_empty_queue_from_first_instances(lite_model: Clean
     lite_model.train()
     lite_model.training_step(batch)
     assert lite_model.queue.count.tolist() == [0, 2, 0, 0, 1, 0]
+
+
+def test_initialize_queue_stops_once_the_wanted_categories_are_full(lite_model: CleanPose) -> None:
+    """A category-subset split never yields the other classes: initialisation must stop as soon as
+    the classes it does yield are full instead of reading the whole dataset."""
+    assert lite_model.queue is not None
+    size = lite_model.queue.size
+    per_batch = 8
+
+    def batches():
+        for i in range(1000):
+            x = example_inputs(lite_model.config, per_batch)
+            x["category"] = torch.tensor([2, 5] * (per_batch // 2))
+            yield x
+
+    used = lite_model.initialize_queue(batches(), categories=[2, 5])
+    assert used == -(-size // (per_batch // 2))  # ceil(size / instances of each class per batch)
+    counts = lite_model.queue.count.tolist()
+    assert counts[2] == counts[5] == size and counts[0] == counts[1] == counts[3] == counts[4] == 0
+    # with every category wanted the same stream runs until the batches are exhausted (or max_batches)
+    assert lite_model.initialize_queue(batches(), max_batches=3) == 3
