@@ -123,12 +123,8 @@ def merge_dicts(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def read_yaml_with_extends(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A YAML mapping; a top-level `extends: other.yaml` (relative to the file) is loaded first and
-    this file's keys are merged over it, so variants of a config name only what they change."""
-    path = Path(path).resolve()
-    if path in _seen:
-        raise ConfigError(f"{path}: `extends` cycle through {[str(p) for p in _seen]}")
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML file (empty file -> {}), or a ConfigError naming the file."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -137,6 +133,16 @@ def read_yaml_with_extends(path: str | Path, _seen: tuple[Path, ...] = ()) -> di
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    return dict(data)
+
+
+def read_yaml_with_extends(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping; a top-level `extends: other.yaml` (relative to the file) is loaded first and
+    this file's keys are merged over it, so variants of a config name only what they change."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: `extends` cycle through {[str(p) for p in _seen]}")
+    data = _read_yaml_mapping(path)
     base = data.pop("extends", None)
     if base is None:
         return dict(data)
@@ -148,12 +154,7 @@ def read_yaml_with_extends(path: str | Path, _seen: tuple[Path, ...] = ()) -> di
 def load_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
     """Load dataclass `cls` from a YAML file (optionally one top-level section of it)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    data = _read_yaml_mapping(path)
     if section is not None:
         if section not in data:
             raise ConfigError(f"{path}: no top-level section {section!r}")
