@@ -105,7 +105,7 @@ def plot_debias(pairs: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
             bottom.scatter(gt, pred, s=9, alpha=0.6, color=colour, label=model)
         bottom.axhspan(window[0], window[1], color="gold", alpha=0.25, lw=0)
         bottom.plot([-180, 180], [-180, 180], color="0.4", lw=0.8, ls="--")
-        top.set_title(f"{name}: yaw distribution (training window shaded)")
+        top.set_title(name)
         top.set_xlabel("yaw seen from the camera (deg)")
         top.set_ylabel("instances")
         bottom.set_xlabel("true yaw (deg)")
@@ -115,6 +115,7 @@ def plot_debias(pairs: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
         if c == 0:
             top.legend(fontsize=7)
             bottom.legend(fontsize=7)
+    fig.suptitle(f"Yaw-biased training (window [{window[0]:g}, {window[1]:g}] deg shaded), uniform-yaw test")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
