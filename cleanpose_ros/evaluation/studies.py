@@ -74,7 +74,8 @@ class YawBias:
     bias = in_window_pred - in_window_gt (0 = unbiased, 1 - in_window_gt = every prediction in it);
     histogram_tv: total-variation distance between the predicted and the true yaw histograms
     (30 deg bins; 0 = same distribution, 1 = disjoint); error_*: median absolute yaw error (deg)
-    of all pairs and of the pairs whose true yaw lies outside the window (the unseen poses).
+    of all pairs, of the pairs whose true yaw lies inside the window (poses like the training ones:
+    how well yaw was learned at all) and of those outside it (the unseen poses).
     """
 
     count: int
@@ -83,6 +84,7 @@ class YawBias:
     bias: float
     histogram_tv: float
     error_all_deg: float
+    error_inside_deg: float
     error_outside_deg: float
     count_outside: int
 
@@ -100,7 +102,7 @@ def yaw_bias(gt_yaw: np.ndarray, pred_yaw: np.ndarray, window: tuple[float, floa
     n = len(gt_yaw)
     if n == 0:
         nan = math.nan
-        return YawBias(0, nan, nan, nan, nan, nan, nan, 0)
+        return YawBias(0, nan, nan, nan, nan, nan, nan, nan, 0)
     gt_in, pred_in = _in_window(gt_yaw, window), _in_window(pred_yaw, window)
     h_gt = np.histogram(gt_yaw, YAW_BINS)[0] / n
     h_pred = np.histogram(pred_yaw, YAW_BINS)[0] / n
@@ -109,6 +111,7 @@ def yaw_bias(gt_yaw: np.ndarray, pred_yaw: np.ndarray, window: tuple[float, floa
     return YawBias(count=n, in_window_gt=float(gt_in.mean()), in_window_pred=float(pred_in.mean()),
                    bias=float(pred_in.mean() - gt_in.mean()), histogram_tv=float(0.5 * np.abs(h_pred - h_gt).sum()),
                    error_all_deg=float(np.median(err)),
+                   error_inside_deg=float(np.median(err[gt_in])) if gt_in.any() else math.nan,
                    error_outside_deg=float(np.median(err[outside])) if outside.any() else math.nan,
                    count_outside=int(outside.sum()))
 

@@ -47,7 +47,7 @@ def ablation_markdown(rows: Mapping[str, Mapping[str, float]]) -> str:
 
 def debias_markdown(table: Mapping[str, Mapping[str, YawBias]], window: tuple[float, float]) -> str:
     head = ["model", "class", "pairs", f"GT in [{window[0]:g}, {window[1]:g}]", "pred in window", "bias",
-            "hist. TV", "med. yaw err (deg)", "med. yaw err outside window (deg)"]
+            "hist. TV", "med. yaw err (deg)", "inside window", "outside window"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, per_class in table.items():
         for name, b in per_class.items():
@@ -56,7 +56,7 @@ def debias_markdown(table: Mapping[str, Mapping[str, YawBias]], window: tuple[fl
                 continue
             lines.append(f"| {model} | {name} | {b.count} | {b.in_window_gt:.2f} | {b.in_window_pred:.2f} | "
                          f"{b.bias:+.2f} | {b.histogram_tv:.2f} | {b.error_all_deg:.1f} | "
-                         f"{b.error_outside_deg:.1f} (n={b.count_outside}) |")
+                         f"{b.error_inside_deg:.1f} | {b.error_outside_deg:.1f} (n={b.count_outside}) |")
     return "\n".join(lines)
 
 

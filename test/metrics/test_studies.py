@@ -71,6 +71,7 @@ def test_unbiased_and_fully_biased_models():
     outside = np.abs(TRUE_YAWS[np.abs(TRUE_YAWS) > 45.0])
     assert biased.count_outside == len(outside) == 26
     assert biased.error_outside_deg == pytest.approx(np.median(outside - 44.0))
+    assert biased.error_inside_deg == 0.0  # the 9 true yaws in [-40, 40] are predicted exactly
     # the 23 objects outside the central bins [-60, 60) (60 itself opens the bin [60, 90)) moved into
     # those four 30-deg bins, which only gain: TV = 23 / 35
     assert biased.histogram_tv == pytest.approx(23 / 35)
