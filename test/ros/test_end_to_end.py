@@ -192,6 +192,10 @@ def test_demo_camera_to_node_to_probe_then_bad_input_barrage(probe: Probe, node_
             assert all(m.header.frame_id == FRAME_ID for m in markers.markers)
         # Health of a running node: rate of the 10 Hz camera, finite latencies, outputs counted.
         assert probe.spin_until(lambda: float(probe.diagnostics.get("input_rate_hz", "0")) > 2.0, 10.0), probe.diagnostics
+        # /diagnostics is periodic: wait for a status published after the poses above (a loaded machine
+        # can deliver the poses before the next status)
+        assert probe.spin_until(lambda: int(probe.diagnostics.get("frames_out", "0")) >= len(stamps), 10.0), \
+            (len(stamps), probe.diagnostics)
         d = probe.diagnostics
         assert int(d["frames_out"]) >= len(stamps) and int(d["frames_in"]) >= int(d["frames_out"])
         assert 0.0 < float(d["latency_p50_ms"]) <= float(d["latency_p95_ms"]) < MAX_AGE_MS + 5000.0
