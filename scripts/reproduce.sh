@@ -6,7 +6,7 @@
 #   bash scripts/reproduce.sh train                     # the default lite weights, 3 phases (~85 min, 2 cores)
 #   bash scripts/reproduce.sh evaluate [WEIGHTS]        # NOCS metrics on the held-out split -> runs/eval_lite
 #
-#   bash scripts/reproduce.sh ablation [VARIANT ...]    # docs/ablation.md: agpose causal kd full
+#   bash scripts/reproduce.sh ablation [VARIANT ...]    # docs/ablation.md: agpose causal kd full (agpose_seed43)
 #   bash scripts/reproduce.sh debias [VARIANT ...]      # docs/ablation.md: agpose cleanpose
 #   bash scripts/reproduce.sh report                    # study tables + plots -> $CLEANPOSE_STUDY_RUNS/report
 #
@@ -53,13 +53,14 @@ study_variant() {  # STUDY VARIANT TEST_DATA: train (resumable), export, evaluat
 label() {
   case "$1" in
     agpose) echo "AG-Pose baseline" ;; causal) echo "+ causal" ;; kd) echo "+ KD" ;;
-    full) echo "CleanPose (causal + KD)" ;; cleanpose) echo "CleanPose" ;; *) echo "$1" ;;
+    full) echo "CleanPose (causal + KD)" ;; cleanpose) echo "CleanPose" ;;
+    agpose_seed43) echo "AG-Pose baseline, seed 43" ;; *) echo "$1" ;;
   esac
 }
 
 report() {
   local args=() v
-  for v in agpose causal kd full; do
+  for v in agpose causal kd full agpose_seed43; do
     [ -f "$RUNS/ablation_$v/eval/metrics.json" ] && args+=(--ablation "$(label "$v")=$RUNS/ablation_$v/eval")
   done
   for v in agpose cleanpose; do

@@ -64,3 +64,10 @@ def test_model_overrides_are_validated():
     cfg = from_dict(TrainConfig, {"data": [{"path": "x"}], "model_overrides": {"causal": {"enabeld": False}}})
     with pytest.raises(ConfigError, match="enabeld"):
         resolve_model_config(cfg)
+
+
+def test_seed_variant_changes_only_the_seed():
+    base = to_dict(load_train_config(CONFIGS / "ablation" / "agpose.yaml"))
+    other = to_dict(load_train_config(CONFIGS / "ablation" / "agpose_seed43.yaml"))
+    assert base.pop("seed") != other.pop("seed")
+    assert base == other
