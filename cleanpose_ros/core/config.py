@@ -145,7 +145,7 @@ def read_yaml_with_extends(path: str | Path, _seen: tuple[Path, ...] = ()) -> di
     data = _read_yaml_mapping(path)
     base = data.pop("extends", None)
     if base is None:
-        return dict(data)
+        return data
     if not isinstance(base, str):
         raise ConfigError(f"{path}: `extends` must be a file path, got {base!r}")
     return merge_dicts(read_yaml_with_extends(path.parent / base, _seen + (path,)), data)

@@ -20,6 +20,8 @@ from .errors import InputError
 CATEGORIES: tuple[str, ...] = ("bottle", "bowl", "camera", "can", "laptop", "mug")
 #: Categories whose shape is (treated as) rotationally symmetric about the canonical y axis.
 SYMMETRIC_CATEGORIES: frozenset[str] = frozenset({"bottle", "bowl", "can"})
+#: the categories whose rotation about the up axis (yaw) can be seen: the non-symmetric ones
+YAW_OBSERVABLE_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in SYMMETRIC_CATEGORIES)
 
 
 def category_index(name: str, categories: Sequence[str] = CATEGORIES) -> int:

@@ -32,7 +32,7 @@ from ..core.config import PreprocessConfig
 from ..core.geometry import viewer_relative_yaw_deg
 from ..core.errors import InputError
 from ..core.preprocess import preprocess_instance
-from ..core.types import CATEGORIES, Frame, Instance
+from ..core.types import CATEGORIES, YAW_OBSERVABLE_CATEGORIES, Frame, Instance
 from .augment import AugmentConfig, augment_points, augment_rgb
 from .nocs_pickle import read_pickle
 from .nocs_reader import GroundTruth, NocsReader
@@ -58,7 +58,7 @@ class NocsPoseDataset(Dataset):
                  cfg: PreprocessConfig = PreprocessConfig(), augment: AugmentConfig | None = None,
                  categories: Sequence[str] = CATEGORIES, seed: int = 0, num_model_points: int = 1024,
                  use_categories: Sequence[str] | None = None, yaw_range_deg: tuple[float, float] | None = None,
-                 yaw_categories: Sequence[str] = ("camera", "laptop", "mug")) -> None:
+                 yaw_categories: Sequence[str] = YAW_OBSERVABLE_CATEGORIES) -> None:
         self.reader = NocsReader(root, source, split, categories=categories)
         self.cfg = cfg
         self.augment = augment

@@ -19,11 +19,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..core.types import YAW_OBSERVABLE_CATEGORIES
 from ..evaluation.predictions import read_predictions
 from ..evaluation.studies import (ABLATION_AP_KEYS, ABLATION_ERROR_KEYS, YAW_BINS, YawBias, debias_table,
                                   load_ablation_rows, yaw_pairs)
 
-YAW_CLASSES = ("camera", "laptop", "mug")
 
 
 def _named_folders(items: Sequence[str] | None, flag: str) -> dict[str, Path]:
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debias", action="append", help="NAME=EVAL_FOLDER of one model of the debiasing study")
     parser.add_argument("--yaw-range", nargs=2, type=float, default=(-45.0, 45.0), metavar=("LO", "HI"),
                         help="the training split's yaw window in degrees (default -45 45)")
-    parser.add_argument("--classes", nargs="+", default=list(YAW_CLASSES), help="classes of the debiasing study")
+    parser.add_argument("--classes", nargs="+", default=list(YAW_OBSERVABLE_CATEGORIES), help="classes of the debiasing study")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     ablation = _named_folders(args.ablation, "--ablation")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.config import PreprocessConfig, from_dict, merge_dicts, read_yaml_with_extends, require as _check, to_dict
-from ..core.types import CATEGORIES
+from ..core.types import CATEGORIES, YAW_OBSERVABLE_CATEGORIES
 
 if TYPE_CHECKING:
     from ..model.config import ModelConfig
@@ -25,7 +25,7 @@ class DataSource:
     # keep only instances whose viewer-relative yaw (core.geometry.viewer_relative_yaw_deg) lies in
     # [lo, hi] degrees; applies to `yaw_categories` only, other categories are kept whatever their yaw
     yaw_range_deg: tuple[float, float] | None = None
-    yaw_categories: tuple[str, ...] = ("camera", "laptop", "mug")  # the classes whose yaw is observable
+    yaw_categories: tuple[str, ...] = YAW_OBSERVABLE_CATEGORIES
 
     def __post_init__(self) -> None:
         _check(bool(self.path), "data source path must not be empty")
@@ -70,7 +70,6 @@ class TrainConfig:
     log_every: int = 25
     keep_checkpoints: int = 3
     teacher: str | None = None  # a teacher checkpoint (ULIP-2 layout or our own); None -> no KD term
-    queue_init_instances: int = -1  # instances per category for the confounder queue; -1 = the model's N_q
     # merged over the named model config, e.g. {causal: {enabled: false}} for an ablation variant
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
