@@ -116,8 +116,17 @@ def yaw_bias(gt_yaw: np.ndarray, pred_yaw: np.ndarray, window: tuple[float, floa
                    count_outside=int(outside.sum()))
 
 
-def debias_table(records_by_model: Mapping[str, Sequence[FrameRecord]], categories: Sequence[str],
-                 classes: Sequence[str], window: tuple[float, float]) -> dict[str, dict[str, YawBias]]:
-    """{model: {class: YawBias}} for the yaw-observable `classes`."""
-    return {model: {name: yaw_bias(*yaw_pairs(records, list(categories).index(name)), window) for name in classes}
+YawPairs = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # {model: {class: (true yaw, predicted yaw)}}
+
+
+def yaw_pairs_by_model(records_by_model: Mapping[str, Sequence[FrameRecord]], categories: Sequence[str],
+                       classes: Sequence[str]) -> YawPairs:
+    """yaw_pairs of every model and class (computed once; the table and the plot both use them)."""
+    return {model: {name: yaw_pairs(records, list(categories).index(name)) for name in classes}
             for model, records in records_by_model.items()}
+
+
+def debias_table(pairs: YawPairs, window: tuple[float, float]) -> dict[str, dict[str, YawBias]]:
+    """{model: {class: YawBias}} from the yaw pairs of the yaw-observable classes."""
+    return {model: {name: yaw_bias(gt, pred, window) for name, (gt, pred) in per_class.items()}
+            for model, per_class in pairs.items()}

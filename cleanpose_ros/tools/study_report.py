@@ -22,7 +22,7 @@ import numpy as np
 from ..core.types import YAW_OBSERVABLE_CATEGORIES
 from ..evaluation.predictions import read_predictions
 from ..evaluation.studies import (ABLATION_AP_KEYS, ABLATION_ERROR_KEYS, YAW_BINS, YawBias, debias_table,
-                                  load_ablation_rows, yaw_pairs)
+                                  YawPairs, load_ablation_rows, yaw_pairs_by_model)
 
 
 
@@ -81,7 +81,7 @@ def plot_ablation(rows: Mapping[str, Mapping[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_debias(pairs: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], window: tuple[float, float],
+def plot_debias(pairs: YawPairs, window: tuple[float, float],
                 path: Path) -> None:
     """Top row: yaw histograms (ground truth vs each model's predictions) per class, training window
     shaded; bottom row: predicted vs true yaw (an unbiased model follows the diagonal)."""
@@ -151,13 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             unknown = [c for c in args.classes if c not in categories]
             if unknown:
                 raise ValueError(f"classes {unknown} are not among the evaluated categories {categories}")
-            records = {name: recs for name, (_, recs) in loaded.items()}
-            table = debias_table(records, categories, args.classes, window)
+            pairs = yaw_pairs_by_model({name: recs for name, (_, recs) in loaded.items()}, categories, args.classes)
+            table = debias_table(pairs, window)
             report["debias"] = {"window_deg": window,
                                 "models": {m: {c: asdict(b) for c, b in t.items()} for m, t in table.items()}}
             sections.append("## Debiasing (yaw-biased training, uniform-yaw test)\n\n" + debias_markdown(table, window))
-            pairs = {name: {c: yaw_pairs(recs, categories.index(c)) for c in args.classes}
-                     for name, recs in records.items()}
             plot_debias(pairs, window, out / "debias_yaw.png")
     except (OSError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

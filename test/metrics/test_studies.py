@@ -12,7 +12,8 @@ from cleanpose_ros.core.geometry import axis_angle_to_rotation, viewer_relative_
 from cleanpose_ros.core.types import CATEGORIES
 from cleanpose_ros.evaluation.predictions import PredictionsWriter
 from cleanpose_ros.evaluation.runner import evaluate_predictions_file
-from cleanpose_ros.evaluation.studies import debias_table, load_ablation_rows, wrap_deg, yaw_bias, yaw_pairs
+from cleanpose_ros.evaluation.studies import (debias_table, load_ablation_rows, wrap_deg, yaw_bias, yaw_pairs,
+                                              yaw_pairs_by_model)
 from cleanpose_ros.metrics.frame_record import FrameRecord, srt_and_normalised_size
 
 UP = np.array([0.0, -1.0, 0.0])  # upright in the OpenCV camera frame
@@ -86,7 +87,7 @@ def test_unbiased_and_fully_biased_models():
 
 def test_debias_table_separates_models():
     records = {"biased": frames(TRUE_YAWS, collapse), "unbiased": frames(TRUE_YAWS, lambda y: y)}
-    table = debias_table(records, CATEGORIES, ["mug"], WINDOW)
+    table = debias_table(yaw_pairs_by_model(records, CATEGORIES, ["mug"]), WINDOW)
     assert table["unbiased"]["mug"].bias == pytest.approx(0.0, abs=1e-9)
     assert table["biased"]["mug"].bias == pytest.approx(26 / 35)
 
