@@ -147,7 +147,9 @@ class ReconConfig:
     enabled: bool = True
     points_per_keypoint: int = 10
     hidden: int = 256
-    mask_distance: float = 0.1  # NOCS units; recon points farther than this from the model are ignored
+    # NOCS units: observed points farther than this from the object model are left out of the
+    # reconstruction Chamfer (reference objective; the legacy one drops reconstructed points instead)
+    mask_distance: float = 0.1
 
     def __post_init__(self) -> None:
         _check(self.points_per_keypoint >= 1 and self.hidden >= 1 and self.mask_distance > 0, "recon: bad sizes")
@@ -189,9 +191,15 @@ LOSS_PRESETS: dict[str, LossWeights] = {
 class LossConfig:
     div_threshold: float = 0.01  # metres between keypoints below which they are pushed apart
     nocs_beta: float = 0.1  # SmoothL1 beta of the NOCS loss
+    # "reference": the released code's reductions (model.md, Losses); "legacy": this project's first
+    # objective, kept for comparison (model/losses.py says what differs)
+    objective: Literal["reference", "legacy"] = "reference"
+    # mugs whose handle is not visible get the y-symmetric (canonicalised) target, as evaluation treats them
+    mug_handle_symmetry: bool = True
 
     def __post_init__(self) -> None:
         _check(self.div_threshold > 0 and self.nocs_beta > 0, "loss: thresholds must be > 0")
+        _check(self.objective in ("reference", "legacy"), f"loss.objective must be reference or legacy, got {self.objective!r}")
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ class PoseSizeHead(nn.Module):
 
 
 class ReconstructionHead(nn.Module):
-    """Training only: `points_per_keypoint` NOCS offsets around each keypoint's NOCS coordinate."""
+    """Training only: `points_per_keypoint` offsets predicted from each keypoint's feature and anchor,
+    added to the anchor (the centred 3D keypoint for the reference objective, kpt_nocs for the legacy one)."""
 
     def __init__(self, cfg: ReconConfig, dim: int) -> None:
         super().__init__()
@@ -77,11 +78,11 @@ class ReconstructionHead(nn.Module):
                                  nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
                                  nn.Linear(cfg.hidden, 3 * cfg.points_per_keypoint))
 
-    def forward(self, kpt_feat: Tensor, kpt_nocs: Tensor) -> tuple[Tensor, Tensor]:
-        """-> (points (B, K*P, 3) in NOCS, deltas (B, K, P, 3))."""
+    def forward(self, kpt_feat: Tensor, anchor: Tensor) -> tuple[Tensor, Tensor]:
+        """kpt_feat (B, K, D), anchor (B, K, 3) -> (points (B, K*P, 3) in the anchor's frame, deltas (B, K, P, 3))."""
         b, k, _ = kpt_feat.shape
-        delta = self.mlp(torch.cat([kpt_feat, kpt_nocs], dim=-1)).reshape(b, k, self.per_keypoint, 3)
-        return (kpt_nocs.unsqueeze(2) + delta).reshape(b, k * self.per_keypoint, 3), delta
+        delta = self.mlp(torch.cat([kpt_feat, anchor], dim=-1)).reshape(b, k, self.per_keypoint, 3)
+        return (anchor.unsqueeze(2) + delta).reshape(b, k * self.per_keypoint, 3), delta
 
 
 class DistillationProjector(nn.Module):

@@ -9,7 +9,7 @@ Data flow (B objects, N points, K keypoints, D = feature_dim):
 Output convention: p_cam = ||size|| * R @ p_nocs + t.
 
 Confounder queue API (see confounder_queue.py):
-- training_step fills a category's queue from the detached, keypoint-mean-pooled aggregator
+- forward_train fills a category's queue from the detached, keypoint-mean-pooled aggregator
   features ("encoder features") of its first N_q training instances; once it is full, every
   training step pushes the detached pooled causal-module output of each instance (FIFO).
 - `initialize_queue(batches)` fills the queues up front from an iterable of batches (no gradients).
@@ -34,8 +34,7 @@ from .confounder_queue import ConfounderQueue
 from .heads import DistillationProjector, NocsHead, PoseSizeHead, ReconstructionHead
 from .image_encoders import build_image_encoder
 from .keypoints import KeypointDetector
-from .losses import (delta_loss, distillation_loss, diversity_loss, nocs_loss, object_coverage_loss, pose_loss,
-                     reconstruction_loss)
+from .losses import TrainingObjective
 from .point_encoder import PointNet2MSG
 from .rotation import canonicalise_symmetric, random_rotation
 
@@ -76,7 +75,8 @@ class CleanPose(nn.Module):
         point_feat = self.point_encoder(pts)  # (B, N, C_pts)
         fused = torch.cat([point_feat, image_feat], dim=-1)  # (B, N, D)
         kpt_3d, kpt_feat, _ = self.keypoints(pts, fused)
-        kpt_feat = self.aggregator(kpt_3d, kpt_feat, pts, fused)
+        # positions enter the aggregator detached, as in the reference: only ocd / div / nocs / recon move them
+        kpt_feat = self.aggregator(kpt_3d.detach(), kpt_feat, pts, fused)
         return {"centre": centre.squeeze(1), "points": pts, "point_feat": point_feat, "kpt_3d": kpt_3d,
                 "mediator": kpt_feat}
 
@@ -153,12 +153,24 @@ class CleanPose(nn.Module):
         out["gt_size"] = batch["gt_size"] * scale.view(b, 1)
         return out
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        """Forward + all losses on a training batch; returns (weighted total, per-term values).
+    def _training_rotation_target(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Ground-truth rotation with the spin about y removed where y-symmetry makes it unobservable:
+        the symmetric categories, and mugs whose handle is not visible (when the batch says so)."""
+        category = batch["category"]
+        symmetric = self.symmetric[category]
+        if (self.config.loss.mug_handle_symmetry and "handle_visibility" in batch
+                and "mug" in self.config.categories):
+            mug = category == self.config.categories.index("mug")
+            symmetric = symmetric | (mug & (batch["handle_visibility"].reshape(-1) == 0))
+        return canonicalise_symmetric(batch["gt_rotation"], symmetric), symmetric
 
-        Keys: rgb, points, choose, category, gt_rotation, gt_translation, gt_size (metres),
-        optional model_points (B, M, 3) NOCS (recon terms skipped without it), optional
-        teacher_features (B, teacher_dim). Updates the confounder queue (training mode only).
+    def forward_train(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The training forward pass: augmentation, network, reconstruction and distillation branches.
+
+        Keys in: rgb, points, choose, category, gt_rotation, gt_translation, gt_size (metres), optional
+        model_points (B, M, 3) NOCS (recon skipped without it), handle_visibility, teacher_features.
+        Returns every tensor `losses.TrainingObjective` reads (its docstring lists them), plus `pooled`
+        and `queue_full` for `update_queue`. Fills not-yet-full confounder queues (training mode).
         """
         missing = [k for k in (*INPUT_KEYS, "gt_rotation", "gt_translation", "gt_size") if k not in batch]
         if missing:
@@ -167,48 +179,53 @@ class CleanPose(nn.Module):
         if self.training and self.config.augment.enabled:
             batch = self._augment(batch)
         category = batch["category"]
-        gt_rotation = canonicalise_symmetric(batch["gt_rotation"], self.symmetric[category])
-        w = self.config.weights
         enc = self._encode(batch["rgb"], batch["points"], batch["choose"])
         kpt_feat = enc["mediator"]
-        was_full = None
+        out: dict[str, Tensor] = {}
         if self.causal is not None and self.queue is not None:
             was_full = self.queue.is_full()[category]
             if self.training and not bool(was_full.all()):
                 pooled = kpt_feat.detach().mean(1)
                 self.queue.fill(category[~was_full], pooled[~was_full])
             kpt_feat = self.causal(kpt_feat, self._confounders(category))
-        out = self._decode(enc, kpt_feat, category)
-
-        kpt_cam = enc["kpt_3d"] + enc["centre"].unsqueeze(1)
-        terms: dict[str, Tensor] = {
-            "ocd": object_coverage_loss(enc["kpt_3d"], enc["points"]),
-            "div": diversity_loss(enc["kpt_3d"], self.config.loss.div_threshold),
-            "nocs": nocs_loss(out["kpt_nocs"], kpt_cam, gt_rotation, batch["gt_translation"], batch["gt_size"],
-                              self.config.loss.nocs_beta),
-            "pose": pose_loss(out["rotation"], out["translation"], out["size"], gt_rotation,
-                              batch["gt_translation"], batch["gt_size"]),
-        }
-        weights = {"ocd": w.ocd, "div": w.div, "nocs": w.nocs, "pose": w.pose}
-        if self.recon is not None and "model_points" in batch and (w.recon > 0 or w.delta > 0):
-            recon, delta = self.recon(kpt_feat, out["kpt_nocs"])
-            terms["recon"] = reconstruction_loss(recon, batch["model_points"], self.config.recon.mask_distance)
-            terms["delta"] = delta_loss(delta)
-            weights.update(recon=w.recon, delta=w.delta)
-        if self.distill is not None and w.kd > 0:
+            out["queue_full"] = was_full
+        out.update(self._decode(enc, kpt_feat, category))
+        out.update({k: enc[k] for k in ("centre", "points", "kpt_3d", "point_feat")})
+        gt_rotation, y_symmetric = self._training_rotation_target(batch)
+        out.update(points_cam=batch["points"], category=category, gt_rotation=gt_rotation, y_symmetric=y_symmetric,
+                   gt_translation=batch["gt_translation"], gt_size=batch["gt_size"], pooled=kpt_feat.detach().mean(1))
+        if self.recon is not None and "model_points" in batch:
+            # reference: offsets around the 3D keypoints (centred metres), compared with the observed points;
+            # legacy: offsets around kpt_nocs, compared with the CAD model in NOCS units
+            anchor = out["kpt_nocs"] if self.config.loss.objective == "legacy" else enc["kpt_3d"]
+            out["recon"], out["recon_delta"] = self.recon(kpt_feat, anchor)
+            out["model_points"] = batch["model_points"]
+        if self.distill is not None:
             teacher_feat = batch.get("teacher_features")
             if teacher_feat is None and self.teacher is not None:
                 with torch.no_grad():
                     teacher_feat = self.teacher(enc["points"])
             if teacher_feat is not None:
-                terms["kd"] = distillation_loss(self.distill(enc["point_feat"]), teacher_feat)
-                weights["kd"] = w.kd
-        total = sum(weights[k] * v for k, v in terms.items())
-        assert isinstance(total, Tensor)
-        if self.training and self.queue is not None and was_full is not None and bool(was_full.any()):
-            self.queue.push(category[was_full], kpt_feat.detach().mean(1)[was_full])
-        values = {k: float(v.detach()) for k, v in terms.items()}
-        values["total"] = float(total.detach())
+                out["student"] = self.distill(enc["point_feat"])
+                out["teacher"] = teacher_feat
+        return out
+
+    @torch.no_grad()
+    def update_queue(self, out: Mapping[str, Tensor]) -> None:
+        """After a training step: push the pooled causal-module outputs of the instances whose
+        category queue was already full before the step (FIFO; training mode only)."""
+        if not self.training or self.queue is None or "queue_full" not in out:
+            return
+        full = out["queue_full"]
+        if bool(full.any()):
+            self.queue.push(out["category"][full], out["pooled"][full])
+
+    def training_step(self, batch: Mapping[str, Tensor],
+                      objective: TrainingObjective | None = None) -> tuple[Tensor, dict[str, float]]:
+        """forward_train + the objective + update_queue in one call (weighted total, logged terms)."""
+        out = self.forward_train(batch)
+        total, values = (objective or TrainingObjective(self.config))(out)
+        self.update_queue(out)
         return total, values
 
     @torch.no_grad()
