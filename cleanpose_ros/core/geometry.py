@@ -111,6 +111,30 @@ def rotation_angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
+def similarity_fit(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity (Umeyama): scale s, rotation R (det +1), translation t minimising
+    sum ||s R source_i + t - target_i||^2 over corresponding rows of (N, 3) arrays.
+
+    The rotation is scipy's Kabsch solution on the centred points (`Rotation.align_vectors`, which
+    never returns a reflection); the scale is then the closed-form s = sum <R a_i, b_i> / sum |a_i|^2.
+    Degenerate input (fewer than 3 points or all sources equal) gives NaNs, never an exception.
+    """
+    from scipy.spatial.transform import Rotation  # scipy is a runtime dependency; imported on use
+
+    a = np.asarray(source, dtype=np.float64)
+    b = np.asarray(target, dtype=np.float64)
+    nan = (float("nan"), np.full((3, 3), np.nan), np.full(3, np.nan))
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 3 or len(a) < 3 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return nan
+    a_c, b_c = a - a.mean(0), b - b.mean(0)
+    spread = float((a_c ** 2).sum())
+    if spread < 1e-18:
+        return nan
+    rotation = Rotation.align_vectors(b_c, a_c)[0].as_matrix()
+    scale = float(np.einsum("ij,ij->", a_c @ rotation.T, b_c)) / spread
+    return scale, rotation, b.mean(0) - scale * rotation @ a.mean(0)
+
+
 def viewer_relative_yaw_deg(rotation: np.ndarray, translation: np.ndarray) -> float:
     """Yaw of an object's front about its own up axis, seen from the camera, in degrees (-180, 180].
 

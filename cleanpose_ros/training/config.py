@@ -45,12 +45,14 @@ class OptimConfig:
     lr_max: float = 5e-4
     half_cycle_steps: int = 20000
     weight_decay: float = 0.0
-    grad_clip_norm: float = 10.0
+    # global gradient-norm clip; null = none (the reference clips nothing; docs/training.md has the
+    # measured gradient norms behind the default)
+    grad_clip_norm: float | None = None
 
     def __post_init__(self) -> None:
         _check(0 < self.lr_min <= self.lr_max, f"need 0 < lr_min <= lr_max, got {self.lr_min}, {self.lr_max}")
         _check(self.half_cycle_steps >= 1, "half_cycle_steps must be >= 1")
-        _check(self.grad_clip_norm > 0, "grad_clip_norm must be > 0")
+        _check(self.grad_clip_norm is None or self.grad_clip_norm > 0, "grad_clip_norm must be > 0 or null")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class TrainConfig:
     log_every: int = 25
     keep_checkpoints: int = 3
     teacher: str | None = None  # a teacher checkpoint (ULIP-2 layout or our own); None -> no KD term
+    # start a new run (step 0) from these weights (a checkpoint of the same model config, queue included)
+    # instead of a random initialisation; ignored when the run resumes from its own checkpoint
+    init_from: str | None = None
+    threads: int | None = None  # torch intra-op threads of the training process; None = torch's default
     # merged over the named model config, e.g. {causal: {enabled: false}} for an ablation variant
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +86,7 @@ class TrainConfig:
         _check(self.num_workers >= 0, "num_workers must be >= 0")
         _check(self.checkpoint_every >= 1 and self.log_every >= 1, "checkpoint_every and log_every must be >= 1")
         _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
+        _check(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

@@ -17,7 +17,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..core.config import to_dict
+from ..core.types import YAW_OBSERVABLE_CATEGORIES
 from .config import TrainConfig, resolve_model_config
+from .health import HealthWindow
+from .timing import StepTimer
 from .sampling import MixedSchedule, StepBatchSampler
 
 log = logging.getLogger(__name__)
@@ -124,9 +127,15 @@ class Trainer:
         self.out_dir = Path(out_dir)
         (self.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(cfg.device)
+        from ..model.losses import TrainingObjective
+
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model_config = model_config if model_config is not None else resolve_model_config(cfg)
-        self.model = CleanPose(self.model_config).to(self.device)
+        # the seed also drives the network's own generator (in-network augmentation, queue sampling)
+        self.model = CleanPose(self.model_config, seed=cfg.seed).to(self.device)
+        self.objective = TrainingObjective(self.model_config)
         self.teacher_description = "none (no distillation)"
         if cfg.teacher:
             from ..model.teacher import describe_teacher, load_teacher
@@ -143,6 +152,20 @@ class Trainer:
         self.keyed = _KeyedDataset(self.datasets, self.schedule)
         self.use_amp = cfg.amp == "auto" and self.device.type == "cuda"
         self.step = 0
+        self.initialised_from: str | None = None
+        if cfg.init_from:
+            self._init_weights(Path(cfg.init_from))
+
+    def _init_weights(self, path: Path) -> None:
+        """Weights (and confounder queue) of a new run taken from another checkpoint of the same network."""
+        from ..model.checkpoint import load_checkpoint
+
+        loaded = load_checkpoint(path, map_location=self.device)
+        missing, unexpected = self.model.load_state_dict(loaded.model.state_dict(), strict=False)
+        if missing or unexpected:
+            raise ValueError(f"init_from {path}: not the same network (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        self.initialised_from = f"{path} (step {loaded.step})"
+        log.info("initialised from %s", self.initialised_from)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -159,7 +182,8 @@ class Trainer:
         path = self.out_dir / "checkpoints" / CKPT_PATTERN.format(self.step)
         tmp = path.with_suffix(".tmp")
         save_checkpoint(tmp, self.model, self.model_config, step=self.step,
-                        extra={"train_config": to_dict(self.cfg), "teacher": self.teacher_description}, optimizer_state=self._state())
+                        extra={"train_config": to_dict(self.cfg), "teacher": self.teacher_description,
+                               "initialised_from": self.initialised_from or ""}, optimizer_state=self._state())
         tmp.replace(path)  # atomic: a killed run never leaves a half-written checkpoint behind
         for old in sorted((self.out_dir / "checkpoints").glob("step_*.pt"))[:-self.cfg.keep_checkpoints]:
             old.unlink()
@@ -187,7 +211,8 @@ class Trainer:
     def run(self, *, progress: bool = True, stop_at: int | None = None) -> Path:
         """Train until cfg.steps (or `stop_at`); returns the last checkpoint written."""
         end = min(self.cfg.steps, stop_at) if stop_at is not None else self.cfg.steps
-        if self.step == 0 and getattr(self.model, "queue", None) is not None:
+        queue = getattr(self.model, "queue", None)
+        if self.step == 0 and queue is not None and not bool(queue.is_full().all()):
             self._initialise_queue()
         metrics = MetricsLog(self.out_dir, self.step)
         loader = DataLoader(self.keyed, batch_sampler=StepBatchSampler(self.schedule, self.step, end),
@@ -199,29 +224,39 @@ class Trainer:
             bar = tqdm(total=end, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         self.model.train()
         last = latest_checkpoint(self.out_dir)
-        t0 = time.perf_counter()
-        for batch in loader:
+        health = HealthWindow(self.model_config.categories)
+        timer = StepTimer()
+        clip = self.cfg.optim.grad_clip_norm
+        for batch in timer.wait_for_data(loader):
             lr = cyclic_lr(self.step, self.cfg.optim.lr_min, self.cfg.optim.lr_max, self.cfg.optim.half_cycle_steps)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             batch = {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                loss, terms = self.model.training_step(batch)
+            with timer.phase("forward"), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                out = self.model.forward_train(batch)
+                loss, terms = self.objective(out)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss at step {self.step}: {terms}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip_norm)
-            self.optimizer.step()
+            with timer.phase("backward"):
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            with timer.phase("optimiser"):
+                gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip is not None else float("inf"))
+                self.optimizer.step()
+                self.model.update_queue(out)
+            with timer.phase("health"):
+                health.add(out)
             self.step += 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.1e}")
             if self.step % self.cfg.log_every == 0 or self.step == end:
-                dt = (time.perf_counter() - t0) / self.cfg.log_every
-                t0 = time.perf_counter()
-                metrics.add(self.step, {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(gnorm),
-                                        "sec_per_step": dt, **{f"loss/{k}": float(v) for k, v in terms.items()}})
+                row = {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(gnorm),
+                       "object_samples": float(self.step * self.cfg.batch_size),
+                       **{f"loss/{k}": float(v) for k, v in terms.items()}}
+                row.update(timer.summary(self.cfg.batch_size))
+                row.update(health.summary(YAW_OBSERVABLE_CATEGORIES))
+                metrics.add(self.step, row)
             if self.step % self.cfg.checkpoint_every == 0 or self.step == end:
                 metrics.flush()
                 last = self.save()
