@@ -14,6 +14,12 @@ Explicit edge-case rules (the reference code yields NaN or silently miscounts):
 - NaN IoUs or pose errors never pass a threshold; matched pairs with a NaN error are counted in
   "num_nan_errors" and left out of the mean errors.
 
+Tied scores (every score is 1.0 with ground-truth masks): `tie_order` (average_precision.py) decides.
+"expected" (default) reports the AP expected over orders of the tied predictions, so no number depends
+on the order frames are read; "reference" reproduces the NOCS code's reversed argsort, both inside a
+frame (the matching order) and across frames (the AP ranking); "input" keeps file order. Inside a frame
+"expected" and "input" match tied predictions in input order. The result says which rule was used.
+
 All APs in the result are percentages (0..100).
 """
 from __future__ import annotations
@@ -25,10 +31,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.types import CATEGORIES
-from .average_precision import average_precision
+from .average_precision import DEFAULT_PERMUTATIONS, TIE_ORDERS, TieOrder, average_precision, ranking
 from .frame_record import FrameRecord
 from .iou3d import IOU_VARIANTS, IouVariant, pairwise_iou_3d
-from .matching import match_by_iou, match_by_pose, score_order
+from .matching import match_by_iou, match_by_pose
 from .pose_errors import pairwise_pose_errors, size_error_cm, split_srt, uses_y_symmetry
 
 logger = logging.getLogger(__name__)
@@ -91,7 +97,13 @@ class NocsEvaluator:
 
     def __init__(self, categories: Sequence[str] = CATEGORIES,
                  thresholds: EvaluationThresholds | None = None,
-                 iou_variants: Sequence[IouVariant] = IOU_VARIANTS) -> None:
+                 iou_variants: Sequence[IouVariant] = IOU_VARIANTS, tie_order: TieOrder = "expected",
+                 tie_permutations: int = DEFAULT_PERMUTATIONS, tie_seed: int = 0) -> None:
+        if tie_order not in TIE_ORDERS:
+            raise ValueError(f"unknown tie_order {tie_order!r}; use one of {TIE_ORDERS}")
+        self.tie_order: TieOrder = tie_order
+        self.tie_permutations = int(tie_permutations)
+        self.tie_seed = int(tie_seed)
         self.categories = tuple(categories)
         self.thresholds = thresholds or EvaluationThresholds()
         self.iou_variants = tuple(iou_variants)
@@ -129,7 +141,8 @@ class NocsEvaluator:
             pred_sel = np.flatnonzero(record.pred_class_ids == cls)
             if gt_sel.size == 0 and pred_sel.size == 0:
                 continue
-            pred_sel = pred_sel[score_order(record.pred_scores[pred_sel])]
+            within = "reference" if self.tie_order == "reference" else "input"
+            pred_sel = pred_sel[ranking(record.pred_scores[pred_sel], within)]
             symmetric = np.array([uses_y_symmetry(self.categories[cls], record.gt_handle_visible[j]) for j in gt_sel],
                                  dtype=bool)
             errors = pairwise_pose_errors(record.pred_srts[pred_sel], record.gt_srts[gt_sel], symmetric)
@@ -182,12 +195,25 @@ class NocsEvaluator:
             "thresholds": {"iou": list(th.iou), "rotation_deg": list(th.rotation_deg),
                            "translation_cm": list(th.translation_cm), "iou_for_pose": th.iou_for_pose},
             "primary_iou_variant": self.iou_variants[0],
+            "ap_tie_order": self.tie_order,
+            "ap_tie_rule": self.describe_tie_rule(),
             "variants": {v: self._evaluate_variant(v) for v in self.iou_variants},
         }
         if result["classes_without_gt"]:
             logger.warning("classes without ground truth (AP = NaN, left out of the mean): %s",
                            result["classes_without_gt"])
         return result
+
+    def describe_tie_rule(self) -> str:
+        if self.tie_order == "expected":
+            return (f"AP expected over the orders of tied scores (exact when the ties admit <= "
+                    f"{self.tie_permutations} orders, else {self.tie_permutations} seeded permutations, seed {self.tie_seed})")
+        if self.tie_order == "reference":
+            return "ties ordered as the NOCS reference code does (np.argsort(scores)[::-1])"
+        return "ties kept in input (file) order"
+
+    def _ap(self, tp: np.ndarray, scores: np.ndarray, num_gt: int) -> np.ndarray:
+        return 100.0 * average_precision(tp, scores, num_gt, self.tie_order, self.tie_permutations, self.tie_seed)
 
     def _evaluate_variant(self, variant: IouVariant) -> dict[str, Any]:
         th = self.thresholds
@@ -198,15 +224,14 @@ class NocsEvaluator:
         errors: dict[str, dict[str, float]] = {}
         for k, cls in enumerate(self.categories):
             acc = self._acc[variant][k]
-            iou_ap[cls] = 100.0 * average_precision(_cat(acc.iou_tp, (len(th.iou), 0)), _cat(acc.iou_scores, (0,)),
-                                                    acc.num_gt)
+            iou_ap[cls] = self._ap(_cat(acc.iou_tp, (len(th.iou), 0)), _cat(acc.iou_scores, (0,)), acc.num_gt)
             pose_tp = _cat(acc.pose_tp, (len(th.rotation_deg), len(th.translation_cm), 0))
             if acc.num_gt == 0:
                 pose_ap[cls] = np.full(pose_tp.shape[:2], np.nan)
             elif acc.pose_num_gt == 0:
                 pose_ap[cls] = np.zeros(pose_tp.shape[:2])  # nothing matched at IoU 0.1: nothing found
             else:
-                pose_ap[cls] = 100.0 * average_precision(pose_tp, _cat(acc.pose_scores, (0,)), acc.pose_num_gt)
+                pose_ap[cls] = self._ap(pose_tp, _cat(acc.pose_scores, (0,)), acc.pose_num_gt)
             errors[cls] = _mean_errors(np.concatenate(acc.pair_errors, axis=0) if acc.pair_errors else np.zeros((0, 3)))
         iou_ap["mean"] = _class_mean([iou_ap[c] for c in self.categories])
         pose_ap["mean"] = _class_mean([pose_ap[c] for c in self.categories])

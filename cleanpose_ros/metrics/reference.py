@@ -72,10 +72,18 @@ def reference_pose_error(srt_pred: np.ndarray, srt_gt: np.ndarray, symmetric: bo
     return angle, shift
 
 
-def reference_ap(matched: Sequence[bool], scores: Sequence[float], num_gt: int) -> float:
+def _descending(scores: Sequence[float], rule: str) -> list[int]:
+    """Indices from high to low score: "input" keeps tied scores in input order (sorted() is stable);
+    "reference" is the NOCS code's literal np.argsort(scores)[::-1]."""
+    if rule == "reference":
+        return [int(i) for i in np.argsort(np.asarray(scores))[::-1]]
+    return sorted(range(len(scores)), key=lambda i: -scores[i])
+
+
+def reference_ap(matched: Sequence[bool], scores: Sequence[float], num_gt: int, rule: str = "input") -> float:
     if num_gt == 0:
         return math.nan
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # sorted() is stable
+    order = _descending(scores, rule)
     precisions, recalls, tp = [0.0], [0.0], 0
     for rank, i in enumerate(order, start=1):
         tp += bool(matched[i])
@@ -90,8 +98,10 @@ def reference_ap(matched: Sequence[bool], scores: Sequence[float], num_gt: int) 
 
 
 def reference_evaluate(records: Sequence[FrameRecord], categories: Sequence[str],
-                       thresholds: EvaluationThresholds, variant: str) -> dict[str, dict[str, np.ndarray]]:
-    """Per class: 'iou' AP (T,), 'pose' AP (D, S), percentages; 'errors' mean (rot, trans) of pairs."""
+                       thresholds: EvaluationThresholds, variant: str,
+                       rule: str = "input") -> dict[str, dict[str, np.ndarray]]:
+    """Per class: 'iou' AP (T,), 'pose' AP (D, S), percentages; 'errors' mean (rot, trans) of pairs.
+    `rule` orders tied scores, inside frames and for the AP ("input" or "reference", see _descending)."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for cls, name in enumerate(categories):
         iou_hits = {t: [] for t in range(len(thresholds.iou))}
@@ -104,7 +114,7 @@ def reference_evaluate(records: Sequence[FrameRecord], categories: Sequence[str]
         for rec in records:
             gts = [j for j in range(rec.num_gt) if rec.gt_class_ids[j] == cls]
             preds = [i for i in range(rec.num_pred) if rec.pred_class_ids[i] == cls]
-            preds = sorted(preds, key=lambda i: -rec.pred_scores[i])
+            preds = [preds[k] for k in _descending([rec.pred_scores[i] for i in preds], rule)]
             sym = {j: uses_y_symmetry(name, rec.gt_handle_visible[j]) for j in gts}
             num_gt += len(gts)
             iou = {(i, j): reference_iou(rec.pred_srts[i], rec.gt_srts[j], rec.pred_scales[i], rec.gt_scales[j],
@@ -144,7 +154,7 @@ def reference_evaluate(records: Sequence[FrameRecord], categories: Sequence[str]
                             taken.add(match)
                         pose_hits[d, s].append(match is not None)
             pose_scores.extend(rec.pred_scores[i] for i in pose_pred_sel)
-        iou_ap = np.array([reference_ap(iou_hits[t], iou_scores, num_gt) for t in range(len(thresholds.iou))])
+        iou_ap = np.array([reference_ap(iou_hits[t], iou_scores, num_gt, rule) for t in range(len(thresholds.iou))])
         pose_ap = np.zeros((len(thresholds.rotation_deg), len(thresholds.translation_cm)))
         for (d, s), hits in pose_hits.items():
             if num_gt == 0:
@@ -152,7 +162,7 @@ def reference_evaluate(records: Sequence[FrameRecord], categories: Sequence[str]
             elif num_pose_gt == 0:
                 pose_ap[d, s] = 0.0
             else:
-                pose_ap[d, s] = reference_ap(hits, pose_scores, num_pose_gt)
+                pose_ap[d, s] = reference_ap(hits, pose_scores, num_pose_gt, rule)
         finite = [e for e in pair_errors if not (math.isnan(e[0]) or math.isnan(e[1]))]
         mean_err = np.array([sum(e[k] for e in finite) / len(finite) if finite else math.nan for k in range(2)])
         out[name] = {"iou": 100 * iou_ap, "pose": 100 * pose_ap, "errors": mean_err}

@@ -164,16 +164,16 @@ def test_evaluator_reset_and_bad_class_id():
         short.process(make_frame("0", gts + scene_objects(rng, ["mug"]), []))
 
 
-@pytest.mark.parametrize("variant", ["corrected", "legacy"])
-def test_fast_evaluator_equals_slow_reference(variant):
+@pytest.mark.parametrize("variant,rule", [("corrected", "input"), ("legacy", "input"), ("corrected", "reference")])
+def test_fast_evaluator_equals_slow_reference(variant, rule):
     thresholds = EvaluationThresholds(rotation_deg=(0.0, 2.0, 5.0, 10.0, 20.0, 360.0),
                                       translation_cm=(0.0, 1.0, 2.0, 5.0, 100.0))
     frames = random_frames(11, 12)
-    ev = NocsEvaluator(thresholds=thresholds, iou_variants=(variant,))
+    ev = NocsEvaluator(thresholds=thresholds, iou_variants=(variant,), tie_order=rule)
     for f in frames:
         ev.process(f)
     fast = ev.evaluate()["variants"][variant]
-    slow = reference_evaluate(frames, CATEGORIES, thresholds, variant)
+    slow = reference_evaluate(frames, CATEGORIES, thresholds, variant, rule)
     informative = 0
     for cat in CATEGORIES:
         np.testing.assert_allclose(fast["curves"]["iou"]["ap"][cat], slow[cat]["iou"], atol=1e-9, equal_nan=True)

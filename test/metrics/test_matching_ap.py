@@ -29,9 +29,10 @@ def test_ap_vectorised_rows_match_reference():
     rng = np.random.default_rng(3)
     tp = rng.random((6, 40)) > 0.4
     scores = np.round(rng.random(40), 2)  # ties included
-    fast = average_precision(tp, scores, 30)
-    slow = [reference_ap(row.tolist(), scores.tolist(), 30) for row in tp]
-    np.testing.assert_allclose(fast, slow, rtol=1e-12)
+    for rule in ("input", "reference"):
+        fast = average_precision(tp, scores, 30, tie_order=rule)
+        slow = [reference_ap(row.tolist(), scores.tolist(), 30, rule) for row in tp]
+        np.testing.assert_allclose(fast, slow, rtol=1e-12)
 
 
 def test_score_order_is_descending_and_stable():
