@@ -187,6 +187,10 @@ class PreprocessConfig:
         _check(self.outlier_max_dev_m > 0, "outlier_max_dev_m must be > 0")
 
 
+#: where a pose's rotation may come from (core/postprocess.py explains each)
+POSE_SOURCES: tuple[str, ...] = ("direct", "nocs_fit", "fused")
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """What the pipeline keeps or refuses, around the network."""
@@ -196,8 +200,12 @@ class PipelineConfig:
     enabled_categories: tuple[str, ...] = CATEGORIES  # subset the pipeline reports
     score_threshold: float = 0.0  # instances with a lower detection score are skipped
     max_objects: int = 32  # per frame, highest score first
+    # where a pose's rotation comes from (core/postprocess.py POSE_SOURCES): the direct pose head,
+    # a similarity fit of the predicted keypoint NOCS to the 3D keypoints, or the mean of both
+    pose_source: str = "direct"
 
     def __post_init__(self) -> None:
+        _check(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
         _check(len(self.categories) > 0, "categories must not be empty")
         unknown = sorted(set(self.enabled_categories) - set(self.categories))
         _check(not unknown, f"enabled_categories {unknown} are not in categories {list(self.categories)}")

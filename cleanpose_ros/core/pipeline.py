@@ -71,6 +71,13 @@ class Pipeline:
         self._engine = engine
         self._config = config_for_model(PipelineConfig(), engine.info) if config is None else config
         check_config_matches_model(self._config, engine.info)
+        if self._config.pose_source != "direct":
+            from ..engines.base import KEYPOINT_OUTPUT_NAMES, dummy_inputs  # numpy only, like this module
+
+            produced = self._engine.run(dummy_inputs(engine.info, 1))
+            if not set(KEYPOINT_OUTPUT_NAMES) <= set(produced):
+                raise ConfigError(f"pose_source {self._config.pose_source!r} needs an engine with keypoint "
+                                  "outputs; this one has none (re-export the ONNX file with cleanpose-export)")
         self._seed = seed
         self._known = frozenset(self._config.categories)
         self._enabled = frozenset(self._config.enabled_categories)
@@ -152,7 +159,7 @@ class Pipeline:
         t2 = time.perf_counter()
         poses = []
         if batch is not None and outputs is not None:
-            poses, refused = decode_poses(outputs, batch)
+            poses, refused = decode_poses(outputs, batch, self._config.pose_source)
             rejected.extend(refused)
         t3 = time.perf_counter()
         timings = (("preprocess", 1e3 * (t1 - t0)), ("engine", 1e3 * (t2 - t1)),

@@ -1,9 +1,16 @@
 """Network outputs -> PoseEstimate: the only place raw engine numbers become poses.
 
 Every engine returns the same named float32 arrays (engines/base.py OUTPUT_SPECS):
-rotation (B, 3, 3), translation (B, 3) metres in the camera frame, size (B, 3) metres.
+rotation (B, 3, 3), translation (B, 3) metres in the camera frame, size (B, 3) metres, and
+usually the keypoints' NOCS coordinates and camera positions (kpt_nocs, kpt_cam; (B, K, 3)).
 Decoding is done in float64 so that two engines whose outputs agree to float32 precision
 also agree after decoding.
+
+Pose sources (the rotation only; translation and size always come from the pose head):
+- "direct": the pose head's rotation;
+- "nocs_fit": the rotation of the least-squares similarity from kpt_nocs to kpt_cam
+  (core.geometry.similarity_fit): the NOCS path's own estimate of the orientation;
+- "fused": the chordal mean of the two (the rotation nearest to their sum).
 """
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from typing import Mapping
 
 import numpy as np
 
+from .config import POSE_SOURCES
+from .geometry import similarity_fit
 from .types import ObjectBatch, PoseEstimate
 
 logger = logging.getLogger(__name__)
@@ -20,6 +29,7 @@ logger = logging.getLogger(__name__)
 REJECT_NON_FINITE = "non_finite_output"  # NaN / inf anywhere in the object's outputs
 REJECT_DEGENERATE_ROTATION = "degenerate_rotation"  # rotation output too far from any rotation
 REJECT_INVALID_SIZE = "invalid_size"  # a box extent <= 0
+REJECT_DEGENERATE_FIT = "degenerate_nocs_fit"  # the keypoint similarity fit has no unique rotation
 
 #: A rotation output whose singular values leave [1 - tol, 1 + tol] is not a rotation the
 #: network meant; projecting it would invent an orientation. The network's own 6D -> matrix
@@ -40,12 +50,38 @@ def orthonormalize_rotation(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return u @ np.diag([1.0, 1.0, d]) @ vt, sv
 
 
-def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch
+def nocs_fit_rotation(kpt_nocs: np.ndarray, kpt_cam: np.ndarray) -> np.ndarray | None:
+    """Rotation of the similarity fit NOCS -> camera of one object's keypoints (K, 3); None when the
+    fit is degenerate (non-finite input, collapsed keypoints, or a non-positive scale)."""
+    scale, rotation, _ = similarity_fit(kpt_nocs, kpt_cam)
+    if not (np.isfinite(scale) and scale > 0 and np.isfinite(rotation).all()):
+        return None
+    return rotation
+
+
+def select_rotation(direct: np.ndarray, fit: np.ndarray | None, pose_source: str) -> np.ndarray | None:
+    """The rotation `pose_source` asks for (None: the fit it needs is unavailable)."""
+    if pose_source == "direct":
+        return direct
+    if fit is None:
+        return None
+    if pose_source == "nocs_fit":
+        return fit
+    return orthonormalize_rotation(direct + fit)[0]  # fused: chordal L2 mean of two rotations
+
+
+def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch, pose_source: str = "direct"
                  ) -> tuple[list[PoseEstimate], list[tuple[int, str]]]:
     """Turn one engine call's outputs into poses; objects with unusable outputs are refused.
 
     Returns (poses in batch order, [(instance_id, reason)]). Scores pass through unchanged.
+    pose_source other than "direct" needs the keypoint outputs (ValueError without them).
     """
+    if pose_source not in POSE_SOURCES:
+        raise ValueError(f"pose_source must be one of {POSE_SOURCES}, got {pose_source!r}")
+    if pose_source != "direct" and not {"kpt_nocs", "kpt_cam"} <= set(outputs):
+        raise ValueError(f"pose_source {pose_source!r} needs the engine's kpt_nocs / kpt_cam outputs "
+                         "(an ONNX file exported before they existed lacks them: re-export it)")
     rotations = np.asarray(outputs["rotation"], dtype=np.float64)
     translations = np.asarray(outputs["translation"], dtype=np.float64)
     sizes = np.asarray(outputs["size"], dtype=np.float64)
@@ -63,6 +99,14 @@ def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch
         if (s <= 0).any():
             rejected.append((instance_id, REJECT_INVALID_SIZE))
             continue
+        if pose_source != "direct":
+            fit = nocs_fit_rotation(np.asarray(outputs["kpt_nocs"][i], np.float64),
+                                    np.asarray(outputs["kpt_cam"][i], np.float64))
+            chosen = select_rotation(rotation, fit, pose_source)
+            if chosen is None:
+                rejected.append((instance_id, REJECT_DEGENERATE_FIT))
+                continue
+            rotation = chosen
         poses.append(PoseEstimate(
             instance_id=instance_id,
             category=batch.categories[i],

@@ -39,8 +39,15 @@ OUTPUT_SPECS: tuple[TensorSpec, ...] = (
     TensorSpec("translation", np.dtype(np.float32), ("B", 3)),
     TensorSpec("size", np.dtype(np.float32), ("B", 3)),
 )
+#: Optional outputs: the keypoints' NOCS coordinates and camera positions (metres), for the NOCS-fit
+#: pose sources (core/postprocess.py). Graphs exported before they existed lack them.
+KEYPOINT_OUTPUT_SPECS: tuple[TensorSpec, ...] = (
+    TensorSpec("kpt_nocs", np.dtype(np.float32), ("B", "K", 3)),
+    TensorSpec("kpt_cam", np.dtype(np.float32), ("B", "K", 3)),
+)
 INPUT_NAMES: tuple[str, ...] = tuple(s.name for s in INPUT_SPECS)
 OUTPUT_NAMES: tuple[str, ...] = tuple(s.name for s in OUTPUT_SPECS)
+KEYPOINT_OUTPUT_NAMES: tuple[str, ...] = tuple(s.name for s in KEYPOINT_OUTPUT_SPECS)
 
 
 class SchemaError(CleanPoseError, ValueError):
@@ -138,13 +145,14 @@ def check_inputs(inputs: Mapping[str, np.ndarray], info: ModelInfo) -> int:
 
 
 def check_outputs(outputs: Mapping[str, np.ndarray], batch_size: int) -> dict[str, np.ndarray]:
-    """Validate named outputs (shapes only: values may be non-finite; postprocessing decides)."""
+    """Validate named outputs (shapes only: values may be non-finite; postprocessing decides).
+    The keypoint outputs are optional; when present they are checked and passed on."""
     missing = [n for n in OUTPUT_NAMES if n not in outputs]
     if missing:
         raise SchemaError(f"engine outputs: missing {missing}; got {sorted(outputs)}")
     bound = {"B": batch_size}
     result = {}
-    for spec in OUTPUT_SPECS:
+    for spec in OUTPUT_SPECS + tuple(s for s in KEYPOINT_OUTPUT_SPECS if s.name in outputs):
         arr = np.asarray(outputs[spec.name])
         _resolve_dims(spec, arr.shape, bound)
         result[spec.name] = arr.astype(np.float32, copy=False)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError
-from .base import INPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs, dummy_inputs
+from .base import INPUT_NAMES, KEYPOINT_OUTPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs, dummy_inputs
 from .config import EngineConfig
 from .providers import resolve_torch_device
 
@@ -47,7 +47,7 @@ class TorchEngine:
             torch.set_num_threads(config.num_threads)
         if config.inference_seed is not None:
             model.set_inference_seed(config.inference_seed)
-        self._module = model.inference_module().to(self._device).eval()
+        self._module = model.inference_module(keypoints=True).to(self._device).eval()
         self.info = model_info_of(model, config.inference_seed)
         if config.jit:
             self._module = self._compile(self._module)
@@ -83,4 +83,5 @@ class TorchEngine:
                    for n in INPUT_NAMES]
         with torch.autocast(device_type=self._device.type, dtype=torch.float16, enabled=self._autocast):
             values = self._module(*tensors)
-        return check_outputs({n: v.float().cpu().numpy() for n, v in zip(OUTPUT_NAMES, values)}, batch_size)
+        names = OUTPUT_NAMES + KEYPOINT_OUTPUT_NAMES
+        return check_outputs({n: v.float().cpu().numpy() for n, v in zip(names, values)}, batch_size)

@@ -108,18 +108,20 @@ def predict_to_file(pipeline: Callable[[Frame, Sequence[Instance]], FrameResult]
     return path
 
 
-def evaluate_records(records: Iterable[FrameRecord], categories: Sequence[str] = CATEGORIES) -> dict[str, Any]:
-    evaluator = NocsEvaluator(categories=categories)
+def evaluate_records(records: Iterable[FrameRecord], categories: Sequence[str] = CATEGORIES,
+                     tie_order: str = "expected") -> dict[str, Any]:
+    evaluator = NocsEvaluator(categories=categories, tie_order=tie_order)
     for record in records:
         evaluator.process(record)
     return evaluator.evaluate()
 
 
 def evaluate_predictions_file(predictions_path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-                              plots: bool = True) -> dict[str, Any]:
-    """Metrics of a predictions file; with out_dir also metrics.json, metrics.txt and the plots."""
+                              plots: bool = True, tie_order: str = "expected") -> dict[str, Any]:
+    """Metrics of a predictions file; with out_dir also metrics.json, metrics.txt and the plots.
+    tie_order: how tied scores enter the AP (metrics/average_precision.py)."""
     header, records = read_predictions(predictions_path)
-    metrics = evaluate_records(records, header["categories"])
+    metrics = evaluate_records(records, header["categories"], tie_order)
     if out_dir is not None:
         out = Path(out_dir)
         write_json({**metrics, "source": {"predictions_file": str(predictions_path), "meta": header["meta"]}},
@@ -133,7 +135,8 @@ def evaluate_predictions_file(predictions_path: str | os.PathLike, out_dir: str 
 def evaluate_dataset(pipeline: Callable[[Frame, Sequence[Instance]], FrameResult],
                      frames_iterable: Iterable[EvaluationSample], out_dir: str | os.PathLike,
                      categories: Sequence[str] | None = None, meta: Mapping[str, Any] | None = None,
-                     resume: bool = True, total: int | None = None, plots: bool = True) -> dict[str, Any]:
+                     resume: bool = True, total: int | None = None, plots: bool = True,
+                     tie_order: str = "expected") -> dict[str, Any]:
     """Predict every sample into out_dir/predictions.jsonl (resuming), then evaluate that file.
 
     categories: the evaluated category list (default: the pipeline's config.categories, else
@@ -145,7 +148,7 @@ def evaluate_dataset(pipeline: Callable[[Frame, Sequence[Instance]], FrameResult
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = predict_to_file(pipeline, frames_iterable, out / PREDICTIONS_FILENAME, categories, meta, resume, total)
-    return evaluate_predictions_file(path, out, plots=plots)
+    return evaluate_predictions_file(path, out, plots=plots, tie_order=tie_order)
 
 
 def nocs_samples(reader: Any, segmentation_dir: str | os.PathLike | None = None,

@@ -44,6 +44,8 @@ def format_table(metrics: Mapping[str, Any]) -> str:
     notes = [f"{metrics['num_frames']} frames; AP in %; IoU columns without a mark use the corrected (CATRE) "
              f"3D IoU, (L) = legacy NOCS IoU with its axis bug; pose APs and errors use the {primary} IoU "
              f"for the IoU-{metrics['thresholds']['iou_for_pose']} matching."]
+    if metrics.get("ap_tie_rule"):
+        notes.append(f"tied scores: {metrics['ap_tie_rule']}")
     if metrics["classes_without_gt"]:
         notes.append(f"classes without ground truth (NaN, left out of the mean): {metrics['classes_without_gt']}")
     if metrics.get("num_rejected_instances"):

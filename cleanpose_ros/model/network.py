@@ -108,10 +108,19 @@ class CleanPose(nn.Module):
         out = self.forward(rgb, points, choose, category)
         return out["rotation"], out["translation"], out["size"]
 
-    def inference_module(self) -> nn.Module:
-        """The eval-mode inference graph (shares this model's weights; puts the model in eval mode)."""
+    def predict_with_keypoints(self, rgb: Tensor, points: Tensor, choose: Tensor,
+                               category: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """predict() plus the keypoints' NOCS coordinates (B, K, 3) and camera positions (B, K, 3) metres:
+        what a similarity fit needs for a second, NOCS-path estimate of the rotation."""
+        out = self.forward(rgb, points, choose, category)
+        kpt_cam = out["kpt_3d"] + out["centre"].unsqueeze(1)
+        return out["rotation"], out["translation"], out["size"], out["kpt_nocs"], kpt_cam
+
+    def inference_module(self, keypoints: bool = False) -> nn.Module:
+        """The eval-mode inference graph (shares this model's weights; puts the model in eval mode).
+        keypoints=True adds the outputs kpt_nocs and kpt_cam (engines use it)."""
         self.eval()
-        return CleanPoseInference(self).eval()
+        return CleanPoseInference(self, keypoints).eval()
 
     def set_inference_seed(self, seed: int) -> None:
         """Fix the confounder samples used in eval mode / ONNX (same seed -> same outputs)."""
@@ -263,13 +272,17 @@ class CleanPose(nn.Module):
 
 
 class CleanPoseInference(nn.Module):
-    """forward(rgb, points, choose, category) -> (rotation, translation, size); for tracing / ONNX."""
+    """forward(rgb, points, choose, category) -> (rotation, translation, size[, kpt_nocs, kpt_cam]);
+    for tracing / ONNX."""
 
-    def __init__(self, model: CleanPose) -> None:
+    def __init__(self, model: CleanPose, keypoints: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.keypoints = keypoints
 
-    def forward(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> tuple[Tensor, ...]:
+        if self.keypoints:
+            return self.model.predict_with_keypoints(rgb, points, choose, category)
         return self.model.predict(rgb, points, choose, category)
 
 

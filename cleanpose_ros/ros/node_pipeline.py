@@ -38,5 +38,6 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     preprocess = dataclasses.replace(base.config.preprocess, min_depth_m=f.min_depth_m, max_depth_m=f.max_depth_m,
                                      min_points=f.min_points)
     pipeline_config = dataclasses.replace(base.config, preprocess=preprocess, score_threshold=f.score_threshold,
-                                          max_objects=f.max_objects, enabled_categories=tuple(f.enabled_categories))
+                                          max_objects=f.max_objects, enabled_categories=tuple(f.enabled_categories),
+                                          pose_source=inf.pose_source)
     return Pipeline(base.engine, pipeline_config, seed=inf.seed)

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Literal, Mapping, TypeVar
 
 import yaml
 
-from ..core.config import from_dict
+from ..core.config import POSE_SOURCES, from_dict
 from ..core.errors import ConfigError
 from ..core.types import CATEGORIES
 
@@ -43,8 +43,10 @@ class InferenceParams:
     device: str = param_field("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
     num_threads: int = param_field(0, "CPU threads for inference; 0 = library default")
     seed: int = param_field(0, "seed of the point sampling, so a frame always gives the same poses")
+    pose_source: str = param_field("direct", "rotation from: direct (pose head), nocs_fit (keypoint NOCS fit) or fused")
 
     def __post_init__(self) -> None:
+        require(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
         require(self.num_threads >= 0, f"num_threads must be >= 0, got {self.num_threads}")
         require(bool(self.device.strip()), "device must not be empty")
 

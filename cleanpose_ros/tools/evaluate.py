@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cleanpose_ros.core.config import POSE_SOURCES
 from cleanpose_ros.core.errors import CleanPoseError
+from cleanpose_ros.metrics.average_precision import TIE_ORDERS
 from cleanpose_ros.evaluation.runner import (PREDICTIONS_FILENAME, evaluate_dataset, evaluate_predictions_file,
                                              nocs_samples)
 
@@ -48,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="the node's ROS 2 params file (e.g. config/cleanpose.yaml): its inference and filter "
                         "settings are used (default: the node's defaults)")
     p.add_argument("--seed", type=int, help="seed of the point sampling (default: the node's, 0)")
+    p.add_argument("--pose-source", choices=POSE_SOURCES,
+                   help="rotation from the pose head (direct), the keypoint NOCS similarity fit (nocs_fit) or their "
+                        "mean (fused); default: the node's (direct)")
+    p.add_argument("--tie-order", choices=TIE_ORDERS, default="expected",
+                   help="tied scores in the AP: expected over their orders (default), the NOCS reference's "
+                        "reversed argsort (reference, for published numbers), or file order (input)")
     p.add_argument("--all-frames", action="store_true", help="use <split>_list_all.txt instead of the valid list")
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N frames (0 = all)")
     p.add_argument("--no-resume", action="store_true", help="start the predictions file afresh")
@@ -63,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.predictions.is_file():
             print(f"cleanpose-evaluate: no such predictions file: {args.predictions}", file=sys.stderr)
             return 2
-        metrics = evaluate_predictions_file(args.predictions, args.out, plots=not args.no_plots)
+        metrics = evaluate_predictions_file(args.predictions, args.out, plots=not args.no_plots,
+                                            tie_order=args.tie_order)
     else:
         try:
             metrics = _run_dataset(args)
@@ -84,7 +93,8 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
 
     config = load_node_config(args.params) if args.params else NodeConfig()
     overrides = {"weights": str(args.weights) if args.weights else None, "engine": args.engine,
-                 "device": args.device, "num_threads": args.threads, "seed": args.seed}
+                 "device": args.device, "num_threads": args.threads, "seed": args.seed,
+                 "pose_source": args.pose_source}
     inference = dataclasses.replace(config.inference, **{k: v for k, v in overrides.items() if v is not None})
     return dataclasses.replace(config, inference=inference)
 
@@ -109,12 +119,13 @@ def _run_dataset(args: argparse.Namespace) -> dict:
     inf = node_config.inference
     meta = {"data": str(args.data), "source": args.source, "split": args.split,
             "weights": str(resolve_weights(inf.weights)), "engine": inf.engine, "device": inf.device,
+            "pose_source": inf.pose_source,
             "params": str(args.params) if args.params else "node defaults",
             "instances": str(args.segmentation) if args.segmentation else "ground-truth masks"}
     samples = nocs_samples(reader, args.segmentation, skip=done)
     return evaluate_dataset(pipeline, samples, args.out, categories=pipeline.config.categories, meta=meta,
                             resume=not args.no_resume, total=len([r for r in reader.rels if r not in done]),
-                            plots=not args.no_plots)
+                            plots=not args.no_plots, tie_order=args.tie_order)
 
 
 if __name__ == "__main__":

@@ -51,3 +51,50 @@ def test_decode_refuses_non_finite_degenerate_and_negative_size_and_keeps_scores
     np.testing.assert_array_equal(p.translation, trans[0].astype(np.float64))
     np.testing.assert_array_equal(p.size, size[0].astype(np.float64))
     assert all(np.isfinite(q.srt).all() for q in poses)
+
+
+def _keypoint_outputs(rng: np.random.Generator, n: int, k: int = 12):
+    """Outputs whose keypoints are an exact similarity image of their NOCS coordinates under r_true,
+    while the direct head says r_direct (30 degrees about z away)."""
+    from cleanpose_ros.core.geometry import axis_angle_to_rotation
+
+    r_true = np.stack([random_rotation(rng) for _ in range(n)])
+    r_direct = np.stack([r @ axis_angle_to_rotation(np.array([0.0, 0.0, 1.0]), np.radians(30)) for r in r_true])
+    kpt_nocs = rng.uniform(-0.4, 0.4, (n, k, 3))
+    t = rng.uniform(-0.2, 0.2, (n, 3)) + [0, 0, 1]
+    kpt_cam = 0.25 * np.einsum("nij,nkj->nki", r_true, kpt_nocs) + t[:, None, :]
+    outputs = {"rotation": r_direct.astype(np.float32), "translation": t.astype(np.float32),
+               "size": np.full((n, 3), 0.1, np.float32), "kpt_nocs": kpt_nocs.astype(np.float32),
+               "kpt_cam": kpt_cam.astype(np.float32)}
+    return outputs, r_true, r_direct
+
+
+def test_pose_sources_direct_fit_and_fused():
+    from cleanpose_ros.core.postprocess import REJECT_DEGENERATE_FIT
+
+    rng = np.random.default_rng(7)
+    outputs, r_true, r_direct = _keypoint_outputs(rng, 3)
+    for source, expected_deg in (("direct", 30.0), ("nocs_fit", 0.0), ("fused", 15.0)):
+        poses, rejected = decode_poses(outputs, _batch(3), source)
+        assert not rejected and len(poses) == 3
+        for p, r in zip(poses, r_true):
+            assert rotation_angle_deg(p.rotation, r) == pytest.approx(expected_deg, abs=0.01), source
+    # translation and size always come from the pose head
+    direct, _ = decode_poses(outputs, _batch(3), "direct")
+    fitted, _ = decode_poses(outputs, _batch(3), "nocs_fit")
+    for a, b in zip(direct, fitted):
+        np.testing.assert_array_equal(a.translation, b.translation)
+        np.testing.assert_array_equal(a.size, b.size)
+    # collapsed keypoints (all NOCS equal): no rotation can be fitted -> refused, never guessed
+    outputs["kpt_nocs"][1] = 0.1
+    poses, rejected = decode_poses(outputs, _batch(3), "nocs_fit")
+    assert rejected == [(11, REJECT_DEGENERATE_FIT)] and [p.instance_id for p in poses] == [10, 12]
+
+
+def test_fit_pose_source_needs_keypoint_outputs():
+    rng = np.random.default_rng(8)
+    outputs, _, _ = _keypoint_outputs(rng, 2)
+    del outputs["kpt_nocs"], outputs["kpt_cam"]
+    assert len(decode_poses(outputs, _batch(2), "direct")[0]) == 2
+    with pytest.raises(ValueError, match="kpt_nocs"):
+        decode_poses(outputs, _batch(2), "fused")

@@ -12,7 +12,7 @@ import torch
 
 from cleanpose_ros.model.config import ModelConfig
 from cleanpose_ros.model.network import CleanPose, example_inputs
-from cleanpose_ros.model.onnx_io import INPUT_NAMES, OUTPUT_NAMES, export_onnx
+from cleanpose_ros.model.onnx_io import INPUT_NAMES, KEYPOINT_OUTPUT_NAMES, OUTPUT_NAMES, export_onnx
 from cleanpose_ros.model.rotation import rotation_angle_deg
 
 
@@ -28,14 +28,17 @@ def _check_parity(model: CleanPose, path: Path, batches: tuple[int, ...]) -> Non
     graph = onnx.load(str(path))
     assert graph.opset_import[0].version >= 17
     assert [i.name for i in graph.graph.input] == list(INPUT_NAMES)
-    assert [o.name for o in graph.graph.output] == list(OUTPUT_NAMES)
+    assert [o.name for o in graph.graph.output] == list(OUTPUT_NAMES + KEYPOINT_OUTPUT_NAMES)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    module = model.inference_module()
+    module = model.inference_module(keypoints=True)
     for b in batches:
         x = example_inputs(model.config, b, seed=10 + b)
         with torch.no_grad():
-            rotation, translation, size = module(**x)
-        r, t, s = session.run(list(OUTPUT_NAMES), {k: v.numpy() for k, v in x.items()})
+            rotation, translation, size, kpt_nocs, kpt_cam = module(**x)
+        r, t, s, kn, kc = session.run(list(OUTPUT_NAMES + KEYPOINT_OUTPUT_NAMES), {k: v.numpy() for k, v in x.items()})
+        k = model.config.keypoints.num_keypoints
+        assert kn.shape == (b, k, 3) and kc.shape == (b, k, 3)
+        assert float(np.abs(kn - kpt_nocs.numpy()).max()) < 1e-4 and float(np.abs(kc - kpt_cam.numpy()).max()) < 1e-4
         assert r.shape == (b, 3, 3) and t.shape == (b, 3) and s.shape == (b, 3)
         angle = rotation_angle_deg(torch.from_numpy(r).double(), rotation.double())
         assert float(angle.max()) < 0.1, f"B={b}: rotation differs by {float(angle.max())} deg"
