@@ -29,13 +29,19 @@ OBJECTIVES = ("reference", "legacy")
 
 def _distance(a: Tensor, b: Tensor) -> Tensor:
     """Pairwise Euclidean distances (B, N, M) of a (B, N, 3) and b (B, M, 3)."""
-    return torch.sqrt(square_distance(a, b).clamp_min(0.0) + 1e-12)
+    return torch.sqrt(square_distance(a, b) + 1e-12)
+
+
+def _nearest(squared: Tensor, dim: int) -> Tensor:
+    """Distance to the nearest neighbour along `dim` of a squared-distance matrix: the square root is
+    taken of the minima only (sqrt is monotonic), not of the whole (B, N, M) matrix."""
+    return torch.sqrt(squared.amin(dim) + 1e-12)
 
 
 # ----------------------------------------------------------------------------------- reference terms
 def object_coverage_loss(kpt_3d: Tensor, points: Tensor) -> Tensor:
     """ocd: mean over batch and keypoints of the distance to the nearest observed point."""
-    return _distance(kpt_3d, points).amin(-1).mean()
+    return _nearest(square_distance(kpt_3d, points), -1).mean()
 
 
 def diversity_loss(kpt_3d: Tensor, threshold: float) -> Tensor:
@@ -70,19 +76,21 @@ def object_point_mask(points_cam: Tensor, gt_rotation: Tensor, gt_translation: T
                       model_points: Tensor, max_distance: float) -> Tensor:
     """(B, N) bool: observed points whose ground-truth NOCS position lies within `max_distance` of the
     object model (the reference's pc_mask: background and neighbour points leaking into the mask fail)."""
-    nocs = nocs_target(points_cam, gt_rotation, gt_translation, gt_size)
-    return _distance(nocs, model_points).amin(-1) < max_distance
+    with torch.no_grad():  # a mask: no gradient, and squared distances against the squared threshold
+        nocs = nocs_target(points_cam, gt_rotation, gt_translation, gt_size)
+        return square_distance(nocs, model_points).amin(-1) < max_distance ** 2
 
 
 def masked_chamfer_loss(observed: Tensor, recon: Tensor, mask: Tensor) -> Tensor:
     """recon: per sample 0.5 * mean_{valid observed} min dist to recon + 0.5 * mean_{recon} min dist to
     the valid observed points; samples without a valid point add 0; summed and divided by B."""
-    d = _distance(observed, recon)  # (B, N, R)
-    valid = mask.to(d.dtype)
+    d2 = square_distance(observed, recon)  # (B, N, R)
+    valid = mask.to(d2.dtype)
     n_valid = valid.sum(-1)  # (B,)
-    to_recon = (d.amin(-1) * valid).sum(-1) / n_valid.clamp_min(1.0)
-    big = torch.finfo(d.dtype).max
-    to_observed = torch.where(mask.unsqueeze(-1), d, torch.full_like(d, big)).amin(1)  # (B, R)
+    to_recon = (_nearest(d2, -1) * valid).sum(-1) / n_valid.clamp_min(1.0)
+    # masked-out observed points must never be the nearest: push their rows out of reach
+    far = (~mask).to(d2.dtype).unsqueeze(-1) * 1e6
+    to_observed = _nearest(d2 + far, 1)  # (B, R)
     to_observed = torch.where(n_valid.unsqueeze(-1) > 0, to_observed, torch.zeros_like(to_observed))
     per_sample = 0.5 * to_recon + 0.5 * to_observed.mean(-1)
     return per_sample.sum() / observed.shape[0]
@@ -121,9 +129,9 @@ def legacy_pose_loss(rotation: Tensor, translation: Tensor, size: Tensor, gt_rot
 def legacy_reconstruction_loss(recon: Tensor, model_points: Tensor, mask_distance: float) -> Tensor:
     """The first objective's recon: Chamfer in NOCS units between a CAD-model reconstruction around
     kpt_nocs and the model points (reconstructed points farther than mask_distance ignored)."""
-    d = _distance(recon, model_points)
-    to_model = d.amin(-1)
-    to_recon = d.amin(1)
+    d2 = square_distance(recon, model_points)
+    to_model = _nearest(d2, -1)
+    to_recon = _nearest(d2, 1)
     mask = (to_model < mask_distance).to(recon.dtype)
     masked = (to_model * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
     return (masked + to_recon.mean(-1)).mean()
@@ -136,7 +144,7 @@ class TrainingObjective:
     Output keys used: points_cam (B, N, 3) the augmented observed points, points (centred), centre,
     kpt_3d (centred), kpt_nocs, rotation, translation, size, gt_rotation (symmetry-canonicalised),
     gt_translation, gt_size; optional recon / recon_delta (+ model_points for the masks), student /
-    teacher (KD). Returns (total, {term: weighted value, ..., "total": value}).
+    teacher (KD), object_mask (B, N) bool (precomputed; else computed from model_points). Returns (total, {term: weighted value, ..., "total": value}).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -162,8 +170,10 @@ class TrainingObjective:
             if legacy:
                 terms["recon"] = legacy_reconstruction_loss(out["recon"], out["model_points"], mask_distance)
             else:
-                mask = object_point_mask(out["points_cam"], out["gt_rotation"], out["gt_translation"],
-                                         out["gt_size"], out["model_points"], mask_distance)
+                mask = out.get("object_mask")
+                if mask is None:
+                    mask = object_point_mask(out["points_cam"], out["gt_rotation"], out["gt_translation"],
+                                             out["gt_size"], out["model_points"], mask_distance)
                 terms["recon"] = masked_chamfer_loss(out["points"], out["recon"], mask)
             terms["delta"] = delta_loss(out["recon_delta"])
         if "student" in out and "teacher" in out:

@@ -209,6 +209,8 @@ class CleanPose(nn.Module):
             anchor = out["kpt_nocs"] if self.config.loss.objective == "legacy" else enc["kpt_3d"]
             out["recon"], out["recon_delta"] = self.recon(kpt_feat, anchor)
             out["model_points"] = batch["model_points"]
+            if "object_mask" in batch:  # precomputed by the sample cache (data/sample_cache.py)
+                out["object_mask"] = batch["object_mask"]
         if self.distill is not None:
             teacher_feat = batch.get("teacher_features")
             if teacher_feat is None and self.teacher is not None:

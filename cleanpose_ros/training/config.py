@@ -26,6 +26,10 @@ class DataSource:
     # [lo, hi] degrees; applies to `yaw_categories` only, other categories are kept whatever their yaw
     yaw_range_deg: tuple[float, float] | None = None
     yaw_categories: tuple[str, ...] = YAW_OBSERVABLE_CATEGORIES
+    # read the objects from a memory-mapped sample cache (data/sample_cache.py) under
+    # <path>/.sample_cache/, built on first use (regenerable: delete it and it is rebuilt)
+    cache: bool = False
+    cache_pool_points: int = 1024  # points cached per object; each step draws the model's num_points of them
 
     def __post_init__(self) -> None:
         _check(bool(self.path), "data source path must not be empty")
