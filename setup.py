@@ -49,6 +49,7 @@ setup(
             "cleanpose-make-bag = cleanpose_ros.tools.make_bag:main",
             "cleanpose-replay = cleanpose_ros.tools.replay:main",
             "cleanpose-study-report = cleanpose_ros.tools.study_report:main",
+            "cleanpose-learning-curve = cleanpose_ros.tools.learning_curve:main",
         ],
     },
 )

@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,16 +20,28 @@ from ..training.config import TrainConfig, load_train_config, resolve_model_conf
 
 
 def build_datasets(cfg: TrainConfig, model_config) -> list:
-    """One NocsPoseDataset per source, preprocessing exactly as the model expects."""
+    """One dataset per source, preprocessing exactly as the model expects: a NocsPoseDataset, or its
+    sample cache (built first when missing or stale) for sources with `cache: true`."""
     from ..data.augment import AugmentConfig
+    from ..data.sample_cache import CachedPoseDataset, build_sample_cache
     from ..data.training_dataset import NocsPoseDataset
 
     pre = replace(cfg.preprocess, num_points=model_config.num_points, crop_size=model_config.crop_size)
     augment = AugmentConfig() if cfg.augment else None
-    return [NocsPoseDataset(src.path, source=src.source, split=src.split, cfg=pre, augment=augment, seed=cfg.seed,
-                            use_categories=src.categories, yaw_range_deg=src.yaw_range_deg,
-                            yaw_categories=src.yaw_categories)
-            for src in cfg.data]
+    datasets = []
+    for src in cfg.data:
+        plain = NocsPoseDataset(src.path, source=src.source, split=src.split, cfg=pre,
+                                augment=None if src.cache else augment, seed=cfg.seed, use_categories=src.categories,
+                                yaw_range_deg=src.yaw_range_deg, yaw_categories=src.yaw_categories)
+        if not src.cache:
+            datasets.append(plain)
+            continue
+        subset = hashlib.sha256(json.dumps([src.categories, src.yaw_range_deg, src.yaw_categories]).encode()).hexdigest()[:8]
+        cache_dir = Path(src.path) / ".sample_cache" / f"{src.source}_{src.split}_{model_config.crop_size}px_{subset}"
+        build_sample_cache(plain, cache_dir, pool_points=src.cache_pool_points, workers=os.cpu_count() or 1,
+                           object_mask_distance=model_config.recon.mask_distance)
+        datasets.append(CachedPoseDataset(cache_dir, model_config.num_points, augment, seed=cfg.seed))
+    return datasets
 
 
 def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
@@ -45,10 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="run directory: checkpoints, metrics.csv, tensorboard/")
     parser.add_argument("--steps", type=int, help="override the config's number of steps")
     parser.add_argument("--data", action="append", help="override the data sources: PATH[:SPLIT] (repeatable; "
-                        "source layout 'real')")
+                        "the first configured source's other settings, e.g. layout and cache, are kept)")
+    parser.add_argument("--teacher", help="override the distillation teacher file ('' = none)")
     parser.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     parser.add_argument("--export", help="also write the final weights, without optimiser state, here "
                         "(e.g. weights/cleanpose_lite.pt)")
+    parser.add_argument("--half-cycle-steps", type=int, help="override the config's LR half cycle")
+    parser.add_argument("--minutes", type=float, help="stop after this much wall time (checkpoint at the step reached)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -59,9 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_train_config(args.config)
         if args.steps is not None:
             cfg = replace(cfg, steps=args.steps)
+        if args.half_cycle_steps is not None:
+            cfg = replace(cfg, optim=replace(cfg.optim, half_cycle_steps=args.half_cycle_steps))
         if args.data:
-            sources = [dict(zip(("path", "split"), d.rsplit(":", 1))) if ":" in d else {"path": d} for d in args.data]
+            # new paths (and splits); the other settings of the config's first source (layout, cache) are kept
+            first = {k: v for k, v in to_dict(cfg.data[0]).items() if k not in ("path", "split")}
+            sources = [{**first, **(dict(zip(("path", "split"), d.rsplit(":", 1))) if ":" in d else {"path": d})}
+                       for d in args.data]
             cfg = from_dict(TrainConfig, {**to_dict(cfg), "data": sources})
+        if args.teacher is not None:
+            cfg = replace(cfg, teacher=args.teacher or None)
         model_config = resolve_model_config(cfg)
         out = Path(args.out)
         trainer = Trainer(cfg, out, build_datasets(cfg, model_config), model_config=model_config)
@@ -72,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             trainer.resume(ckpt)
-        final = trainer.run(progress=not args.no_progress)
+        final = trainer.run(progress=not args.no_progress,
+                            time_budget_s=60.0 * args.minutes if args.minutes is not None else None)
     except CleanPoseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

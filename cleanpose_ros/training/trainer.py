@@ -208,8 +208,10 @@ class Trainer:
         log.info("resumed from %s at step %d", path, self.step)
 
     # -- the loop --------------------------------------------------------------------------------
-    def run(self, *, progress: bool = True, stop_at: int | None = None) -> Path:
-        """Train until cfg.steps (or `stop_at`); returns the last checkpoint written."""
+    def run(self, *, progress: bool = True, stop_at: int | None = None, time_budget_s: float | None = None) -> Path:
+        """Train until cfg.steps (or `stop_at`, or until `time_budget_s` seconds of wall time have passed:
+        then a checkpoint is written at the step reached); returns the last checkpoint written."""
+        started = time.monotonic()
         end = min(self.cfg.steps, stop_at) if stop_at is not None else self.cfg.steps
         queue = getattr(self.model, "queue", None)
         if self.step == 0 and queue is not None and not bool(queue.is_full().all()):
@@ -250,16 +252,20 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.1e}")
-            if self.step % self.cfg.log_every == 0 or self.step == end:
+            out_of_time = time_budget_s is not None and time.monotonic() - started > time_budget_s
+            if self.step % self.cfg.log_every == 0 or self.step == end or out_of_time:
                 row = {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(gnorm),
                        "object_samples": float(self.step * self.cfg.batch_size),
                        **{f"loss/{k}": float(v) for k, v in terms.items()}}
                 row.update(timer.summary(self.cfg.batch_size))
                 row.update(health.summary(YAW_OBSERVABLE_CATEGORIES))
                 metrics.add(self.step, row)
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == end:
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == end or out_of_time:
                 metrics.flush()
                 last = self.save()
+            if out_of_time:
+                log.info("time budget of %.0f s used up at step %d", time_budget_s, self.step)
+                break
         if bar is not None:
             bar.close()
         metrics.flush()
