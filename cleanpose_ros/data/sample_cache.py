@@ -109,7 +109,8 @@ def build_sample_cache(dataset: NocsPoseDataset, out_dir: str | Path, pool_point
     key = {**cache_key(dataset, pool_points, seed), "object_mask_distance": object_mask_distance}
     meta_path = out / "meta.json"
     n, s = len(dataset), dataset.cfg.crop_size
-    fresh = not meta_path.is_file() or json.loads(meta_path.read_text()).get("key") != key
+    fresh = (not meta_path.is_file() or not (out / "progress.npy").is_file()
+             or json.loads(meta_path.read_text()).get("key") != key)
     shapes = {"rgb": ((n, 3, s, s), np.uint8), "points": ((n, pool_points, 3), np.float32),
               "choose": ((n, pool_points), np.int32), "object_mask": ((n, pool_points), np.bool_)}
     if fresh:
@@ -119,6 +120,7 @@ def build_sample_cache(dataset: NocsPoseDataset, out_dir: str | Path, pool_point
                   for k, (shape, dt) in shapes.items()}
         done = np.zeros(n, dtype=np.int8)  # 0 todo, 1 cached, -1 refused by preprocessing
         _write_labels(dataset, out)
+        _flush(arrays, done, out)
         meta_path.write_text(json.dumps({"key": key, "complete": False}, indent=1))
     else:
         arrays = {k: np.load(out / f"{k}.npy", mmap_mode="r+") for k in shapes}

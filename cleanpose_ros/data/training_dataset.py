@@ -66,6 +66,7 @@ class NocsPoseDataset(Dataset):
         self.seed = int(seed)
         self.epoch: int | None = None
         self.num_model_points = num_model_points
+        self._last_record = None
         models_pkl = self.reader.layout.obj_models_pkl
         self.models: dict[str, np.ndarray] = read_pickle(models_pkl) if models_pkl.is_file() else {}
         if not self.models:
@@ -162,7 +163,12 @@ class NocsPoseDataset(Dataset):
     def sample(self, index: int) -> dict[str, np.ndarray]:
         """The numpy sample of one index; raises InputError if preprocessing refuses the instance."""
         rel, j = self.index[index]
-        record = self.reader.read(rel)
+        # a frame's objects are consecutive in the index: sequential readers (the sample cache's build)
+        # decode each frame once instead of once per object
+        if self._last_record is not None and self._last_record.rel == rel:
+            record = self._last_record
+        else:
+            record = self._last_record = self.reader.read(rel)
         gt = record.gt
         assert gt is not None
         inst = Instance(instance_id=int(gt.instance_ids[j]), category=self.categories[int(gt.class_ids[j]) - 1],
