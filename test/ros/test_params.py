@@ -19,7 +19,7 @@ def test_shipped_yaml_equals_code_defaults():
 def test_specs_cover_every_leaf_and_round_trip():
     specs = list(parameter_specs())
     names = [s.name for s in specs]
-    assert len(names) == len(set(names)) == 29
+    assert len(names) == len(set(names)) == 30
     assert "sync.slop_ms" in names and "output.tf_prefix" in names and "filters.enabled_categories" in names
     assert all(s.help for s in specs)
     assert nest({s.name: s.default for s in specs}) == to_dict(NodeConfig())
@@ -31,6 +31,7 @@ def test_specs_cover_every_leaf_and_round_trip():
     ("sync.slop_ms", -1.0, "slop_ms must be in"),
     ("sync.input_qos", "fast", "not one of"),
     ("inference.engine", "tensorrt", "not one of"),
+    ("inference.pose_source", "average", "pose_source must be one of"),
     ("filters.min_depth_m", 5.0, "min_depth_m < max_depth_m"),
     ("filters.score_threshold", "high", "expected a number"),
     ("output.tf_prefix", "/abs", "must not start with '/'"),
