@@ -54,6 +54,27 @@ def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
     return save_checkpoint(out, loaded.model, loaded.config, step=loaded.step, extra=loaded.extra)
 
 
+def export_training_state(checkpoint: str | Path, out: str | Path) -> Path:
+    """A compact resumable copy of a training checkpoint for the repository: weights, confounder queue,
+    step, RNG states and the optimiser with its Adam moments stored as bfloat16 (Adam's moments need
+    range, not precision; loading casts them back to float32). A third smaller than the checkpoint;
+    resuming from it is not bit-identical to resuming from the checkpoint, only statistically the same."""
+    import torch
+
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
+
+    loaded = load_checkpoint(checkpoint)
+    state = dict(loaded.optimizer_state or {})
+    if "optimizer" in state:
+        opt = dict(state["optimizer"])
+        opt["state"] = {k: {n: (v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() and v.dim() > 0
+                                else v) for n, v in per_param.items()} for k, per_param in opt["state"].items()}
+        state["optimizer"] = opt
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(out, loaded.model, loaded.config, step=loaded.step, extra=loaded.extra,
+                           optimizer_state=state)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train or resume a CleanPose model.")
     parser.add_argument("--config", required=True, help="training YAML (see config/train/)")
@@ -63,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                         "the first configured source's other settings, e.g. layout and cache, are kept)")
     parser.add_argument("--teacher", help="override the distillation teacher file ('' = none)")
     parser.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
+    parser.add_argument("--resume-from", help="a training state (e.g. weights/training_state/*.pt) to continue "
+                        "from when --out holds no checkpoint yet")
     parser.add_argument("--export", help="also write the final weights, without optimiser state, here "
                         "(e.g. weights/cleanpose_lite.pt)")
     parser.add_argument("--half-cycle-steps", type=int, help="override the config's LR half cycle")
@@ -97,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             trainer.resume(ckpt)
+        elif args.resume_from:
+            trainer.resume(Path(args.resume_from))
         final = trainer.run(progress=not args.no_progress,
                             time_budget_s=60.0 * args.minutes if args.minutes is not None else None)
     except CleanPoseError as e:

@@ -120,3 +120,45 @@ def test_exported_weights_drop_optimiser_state_and_predict_identically(tiny_data
     with torch.no_grad():
         for a, b in zip(full.model.eval().predict(*args), small.model.eval().predict(*args)):
             assert torch.equal(a, b)
+
+
+def test_compact_training_state_resumes(tiny_dataset, tmp_path) -> None:
+    """The committed training state (bf16 Adam moments) resumes a run in a fresh folder at its step,
+    with the optimiser moments within bf16 rounding of the checkpoint's."""
+    from cleanpose_ros.model.checkpoint import load_checkpoint
+    from cleanpose_ros.tools.train import export_training_state
+
+    trainer = _trainer(tiny_dataset, tmp_path / "a", steps=3)
+    ckpt = trainer.run(progress=False)
+    state_file = export_training_state(ckpt, tmp_path / "state.pt")
+    assert state_file.stat().st_size < 0.8 * ckpt.stat().st_size
+    resumed = _trainer(tiny_dataset, tmp_path / "b", steps=5)
+    resumed.resume(state_file)
+    assert resumed.step == 3
+    full = load_checkpoint(ckpt).optimizer_state["optimizer"]["state"]
+    for k, per_param in resumed.optimizer.state_dict()["state"].items():
+        assert per_param["exp_avg"].dtype == torch.float32
+        torch.testing.assert_close(per_param["exp_avg"], full[k]["exp_avg"], rtol=1e-2, atol=1e-6)
+    resumed.run(progress=False)
+    assert resumed.step == 5
+
+
+def test_time_budget_stops_with_a_checkpoint_and_cached_source_trains(tiny_dataset, tmp_path) -> None:
+    """--minutes: the run stops once the budget is spent, with a checkpoint at the step reached; a
+    `cache: true` source builds its sample cache and trains from it."""
+    from cleanpose_ros.model.config import load_model_config
+    from cleanpose_ros.tools.train import build_datasets
+
+    cfg = from_dict(TrainConfig, {**{"model": "lite", "steps": 1000, "batch_size": 4, "num_workers": 0,
+                                      "checkpoint_every": 500, "log_every": 50, "seed": 3},
+                                   "data": [{"path": str(tiny_dataset), "split": "train", "cache": True,
+                                             "cache_pool_points": 512}]})
+    mc = load_model_config(cfg.model)
+    datasets = build_datasets(cfg, mc)
+    assert type(datasets[0]).__name__ == "CachedPoseDataset"
+    trainer = Trainer(cfg, tmp_path / "run", datasets, model_config=mc)
+    last = trainer.run(progress=False, time_budget_s=3.0)
+    assert 1 <= trainer.step < 1000 and last.name == f"step_{trainer.step:08d}.pt"
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert int(rows[-1]["step"]) == trainer.step and float(rows[-1]["object_samples_per_sec"]) > 0
+    assert "health/fit_rot_deg/oriented" in rows[-1] or "health/fit_rot_deg/bottle" in rows[-1]

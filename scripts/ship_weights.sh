@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Ship a step of the phase-4 run as the default weights and as the committed resumable training state:
+#   bash scripts/ship_weights.sh STEP [RUN_DIR]
+# writes weights/cleanpose_lite.pt (no optimiser state) and weights/training_state/lite_orient.pt
+# (compact: Adam moments in bfloat16), from RUN_DIR/checkpoints/step_<STEP>.pt (default runs/lite_orient).
+# A fresh clone resumes the run with:
+#   cleanpose-train --config config/train/lite_orient.yaml --out runs/lite_orient \
+#     --resume-from weights/training_state/lite_orient.pt
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STEP="${1:?usage: ship_weights.sh STEP [RUN_DIR]}"
+RUN="${2:-runs/lite_orient}"
+CKPT="$(printf '%s/checkpoints/step_%08d.pt' "$RUN" "$STEP")"
+[ -f "$CKPT" ] || { echo "no checkpoint $CKPT" >&2; exit 2; }
+.venv/bin/python - "$CKPT" <<'PY'
+import sys
+from cleanpose_ros.tools.train import export_training_state, export_weights
+print(export_weights(sys.argv[1], "weights/cleanpose_lite.pt"))
+print(export_training_state(sys.argv[1], "weights/training_state/lite_orient.pt"))
+PY
+ls -l weights/cleanpose_lite.pt weights/training_state/lite_orient.pt
