@@ -3,7 +3,9 @@
 # command again after an interruption and it continues where it stopped.
 #
 #   bash scripts/reproduce.sh data                      # generated splits + distillation teacher (~10 min)
-#   bash scripts/reproduce.sh train                     # the default lite weights, 3 phases (~85 min, 2 cores)
+#   bash scripts/reproduce.sh train [STEPS]             # phase 4 of the default weights from the committed state
+#   bash scripts/reproduce.sh train-from-scratch        # phases 1-3 (legacy objective) + phase 4, all from nothing
+#   bash scripts/reproduce.sh compare [VARIANT ...]     # the equal-budget objective comparison (docs/training.md)
 #   bash scripts/reproduce.sh evaluate [WEIGHTS]        # NOCS metrics on the held-out split -> runs/eval_lite
 #
 #   bash scripts/reproduce.sh ablation [VARIANT ...]    # docs/ablation.md: agpose causal kd full (agpose_seed43)
@@ -28,11 +30,23 @@ data() {  # the generator skips frames that are already complete
   [ -f runs/teacher_pointnet.pt ] || "$BIN/cleanpose-pretrain-teacher" --out runs/teacher_pointnet.pt --steps 300
 }
 
-train() {  # phases share runs/lite; each resumes from its newest checkpoint and stops at its own step count
+# the phase-4 step of the shipped weights (weights/README.md); the committed training state is at this step
+SHIPPED_STEP=SHIPPED_STEP_VALUE
+
+train() {  # phase 4 (reference objective) up to STEPS, resuming runs/lite_orient or the committed state
+  local steps="${1:-$SHIPPED_STEP}"
+  "$BIN/cleanpose-train" --config config/train/lite_orient.yaml --out runs/lite_orient --steps "$steps" \
+    --resume-from weights/training_state/lite_orient.pt
+  bash scripts/ship_weights.sh "$steps"
+}
+
+train_from_scratch() {  # phases 1-3 (legacy objective, runs/lite) give phase 4's starting weights, then phase 4
   "$BIN/cleanpose-train" --config config/train/lite_synthetic.yaml --out runs/lite
   "$BIN/cleanpose-train" --config config/train/lite_synthetic_phase2.yaml --out runs/lite
   "$BIN/cleanpose-train" --config config/train/lite_synthetic_phase3.yaml --out runs/lite \
-    --export weights/cleanpose_lite.pt
+    --export weights/history/cleanpose_lite_legacy_step6000.pt
+  "$BIN/cleanpose-train" --config config/train/lite_orient.yaml --out runs/lite_orient --steps "$SHIPPED_STEP"
+  bash scripts/ship_weights.sh "$SHIPPED_STEP"
 }
 
 evaluate() {
@@ -74,7 +88,9 @@ command="${1:-}"
 [ $# -gt 0 ] && shift
 case "$command" in
   data) data ;;
-  train) train ;;
+  train) train "$@" ;;
+  train-from-scratch) train_from_scratch ;;
+  compare) bash scripts/compare_objectives.sh "$@" ;;
   evaluate) evaluate "$@" ;;
   ablation)
     [ $# -gt 0 ] || set -- agpose causal kd full
@@ -83,5 +99,5 @@ case "$command" in
     [ $# -gt 0 ] || set -- agpose cleanpose
     for v in "$@"; do study_variant debias "$v" data/gen_test_yaw; done ;;
   report) report ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -46,6 +46,20 @@ def load_ablation_rows(runs: Mapping[str, str | Path], category: str = "mean") -
             for name, folder in runs.items()}
 
 
+def orientation_row(metrics: Mapping[str, Any], classes: Sequence[str], variant: str = "corrected") -> dict[str, float]:
+    """Per class of `classes`: 10deg5cm AP (%) and median rotation error (deg) of one evaluation, plus the
+    class-mean 10deg5cm, 5deg2cm and mean translation error (cm): what the orientation comparisons report."""
+    chosen = metrics["variants"][variant]
+    row: dict[str, float] = {}
+    for c in classes:
+        row[f"{c} 10deg5cm"] = float(chosen["summary"]["10deg5cm"][c])
+        row[f"{c} median rot"] = float(chosen["errors"][c].get("median_rotation_deg", float("nan")))
+    row["mean 10deg5cm"] = float(chosen["summary"]["10deg5cm"]["mean"])
+    row["mean 5deg2cm"] = float(chosen["summary"]["5deg2cm"]["mean"])
+    row["mean trans cm"] = float(chosen["errors"]["mean"]["translation_cm"])
+    return row
+
+
 def yaw_pairs(records: Iterable[FrameRecord], class_index: int) -> tuple[np.ndarray, np.ndarray]:
     """(ground-truth yaw, predicted yaw) in degrees of every instance of one class that has both.
 

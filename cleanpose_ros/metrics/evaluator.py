@@ -236,7 +236,8 @@ class NocsEvaluator:
         iou_ap["mean"] = _class_mean([iou_ap[c] for c in self.categories])
         pose_ap["mean"] = _class_mean([pose_ap[c] for c in self.categories])
         errors["mean"] = {key: float(_class_mean([np.asarray(errors[c][key]) for c in self.categories]))
-                          for key in ("rotation_deg", "translation_cm", "size_cm")}
+                          for key in ("rotation_deg", "translation_cm", "size_cm", "median_rotation_deg",
+                                      "median_translation_cm")}
         errors["mean"]["num_pairs"] = int(sum(errors[c]["num_pairs"] for c in self.categories))
         errors["mean"]["num_nan_errors"] = int(sum(errors[c]["num_nan_errors"] for c in self.categories))
 
@@ -279,9 +280,12 @@ def _class_mean(per_class: list[np.ndarray]) -> np.ndarray:
 
 
 def _mean_errors(pair_errors: np.ndarray) -> dict[str, float]:
-    """Means of the finite errors of matched pairs; pairs with a NaN error are counted apart."""
+    """Means (and medians of rotation and translation) of the finite errors of matched pairs; pairs with a
+    NaN error are counted apart. For the "mean" row the medians are the mean of the class medians."""
     finite = np.isfinite(pair_errors).all(axis=1)
     good = pair_errors[finite]
     means = good.mean(axis=0) if len(good) else np.full(3, np.nan)
+    medians = np.median(good, axis=0) if len(good) else np.full(3, np.nan)
     return {"rotation_deg": float(means[0]), "translation_cm": float(means[1]), "size_cm": float(means[2]),
+            "median_rotation_deg": float(medians[0]), "median_translation_cm": float(medians[1]),
             "num_pairs": int(len(pair_errors)), "num_nan_errors": int((~finite).sum())}

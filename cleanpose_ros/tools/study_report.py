@@ -22,7 +22,7 @@ import numpy as np
 from ..core.types import YAW_OBSERVABLE_CATEGORIES
 from ..evaluation.predictions import read_predictions
 from ..evaluation.studies import (ABLATION_AP_KEYS, ABLATION_ERROR_KEYS, YAW_BINS, YawBias, debias_table,
-                                  YawPairs, load_ablation_rows, yaw_pairs_by_model)
+                                  YawPairs, load_ablation_rows, orientation_row, yaw_pairs_by_model)
 
 
 
@@ -34,6 +34,14 @@ def _named_folders(items: Sequence[str] | None, flag: str) -> dict[str, Path]:
         name, folder = item.split("=", 1)
         named[name] = Path(folder)
     return named
+
+
+def markdown_table(rows: Mapping[str, Mapping[str, float]]) -> str:
+    """One row per name, one column per key of the first row, numbers to one decimal."""
+    keys = list(next(iter(rows.values())))
+    lines = ["| | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(f"{row[k]:.1f}" for k in keys) + " |" for name, row in rows.items()]
+    return "\n".join(lines)
 
 
 def ablation_markdown(rows: Mapping[str, Mapping[str, float]]) -> str:
@@ -125,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Tables and plots of the ablation and debiasing studies.")
     parser.add_argument("--ablation", action="append", help="NAME=EVAL_FOLDER of one ablation variant (repeatable)")
     parser.add_argument("--debias", action="append", help="NAME=EVAL_FOLDER of one model of the debiasing study")
+    parser.add_argument("--orientation", action="append",
+                        help="NAME=EVAL_FOLDER: per-class 10deg5cm and median rotation error (repeatable)")
     parser.add_argument("--yaw-range", nargs=2, type=float, default=(-45.0, 45.0), metavar=("LO", "HI"),
                         help="the training split's yaw window in degrees (default -45 45)")
     parser.add_argument("--classes", nargs="+", default=list(YAW_OBSERVABLE_CATEGORIES), help="classes of the debiasing study")
@@ -132,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ablation = _named_folders(args.ablation, "--ablation")
     debias = _named_folders(args.debias, "--debias")
-    if not ablation and not debias:
-        parser.error("give --ablation and/or --debias folders")
+    orientation = _named_folders(args.orientation, "--orientation")
+    if not ablation and not debias and not orientation:
+        parser.error("give --ablation, --debias and/or --orientation folders")
     window = (float(args.yaw_range[0]), float(args.yaw_range[1]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             report["ablation"] = rows
             sections.append("## Ablation (mean over classes)\n\n" + ablation_markdown(rows))
             plot_ablation(rows, out / "ablation.png")
+        if orientation:
+            classes = ("camera", "laptop", "mug", "bottle", "bowl", "can")
+            orows = {name: orientation_row(json.loads((folder / "metrics.json").read_text()), classes)
+                     for name, folder in orientation.items()}
+            report["orientation"] = orows
+            sections.append("## Orientation per class (10deg5cm AP %, median rotation error deg)\n\n"
+                            + markdown_table(orows))
         if debias:
             loaded = {name: read_predictions(folder / "predictions.jsonl") for name, folder in debias.items()}
             categories = next(iter(loaded.values()))[0]["categories"]

@@ -121,3 +121,22 @@ def test_study_report_tool(tmp_path: Path):
     for png in ("ablation.png", "debias_yaw.png"):
         assert (out / png).stat().st_size > 10_000
     assert main(["--debias=x=" + str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+
+
+def test_orientation_row_reads_per_class_ap_and_median_rotation():
+    from cleanpose_ros.evaluation.studies import orientation_row
+    from cleanpose_ros.metrics.evaluator import NocsEvaluator
+    from cleanpose_ros.tools.study_report import markdown_table
+
+    from .frames import make_frame, scene_objects
+
+    rng = np.random.default_rng(2)
+    ev = NocsEvaluator()
+    for k in range(3):  # the prediction equals the ground truth: AP 100, median error 0
+        gts = scene_objects(rng, ["camera", "mug"])
+        ev.process(make_frame(str(k), gts, [(c, r, t, s, 1.0) for c, r, t, s, _ in gts]))
+    row = orientation_row(ev.evaluate(), ("camera", "mug"))
+    assert row["camera 10deg5cm"] == pytest.approx(100.0) and row["mug median rot"] == pytest.approx(0.0, abs=1e-3)
+    assert row["mean 10deg5cm"] == pytest.approx(100.0)
+    table = markdown_table({"exact": row})
+    assert table.splitlines()[2].startswith("| exact | 100.0 |")
