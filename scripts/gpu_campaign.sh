@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One GPU training campaign inside a single command of a lent machine (an H200 with 16 cores, its own
 # python3 with torch; no package registry; only the working tree travels):
-#   bash scripts/gpu_campaign.sh OUT_DIR [MINUTES]
+#   bash scripts/gpu_campaign_prepare.sh          # here, once: the generator's wheels into .whl/
+#   bash scripts/gpu_campaign.sh OUT_DIR [MINUTES]  # there, with .whl (and .gl) carried
 # generates training data with all cores, pretrains the distillation teacher, trains `lite` (from the
 # shipped phase-3 weights) and `mid` (config/model/mid.yaml, from scratch) for shares of MINUTES
 # (default 9 in all), evaluates both on a held-out split, and writes to OUT_DIR:
@@ -23,6 +24,18 @@ TOTAL_S="${CAMPAIGN_TOTAL_S:-$(( MINUTES * 60 ))}"
 PROBE_S="${CAMPAIGN_PROBE_S:-20}"
 PY="${PYTHON:-python3}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# carried wheels (scripts/gpu_campaign_prepare.sh) and GL loaders (.gl/*.deb, the device README), when present
+if [ -d .whl ] && ! "$PY" -c "import moderngl, trimesh, manifold3d" 2>/dev/null; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/cleanpose_site \
+    .whl/*.whl
+  export PYTHONPATH="$PYTHONPATH:/tmp/cleanpose_site"
+fi
+if [ -d .gl ] && ls .gl/*.deb > /dev/null 2>&1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] && \
+    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
 FRAMES="${CAMPAIGN_FRAMES:-12000}"
 TEST_FRAMES="${CAMPAIGN_TEST_FRAMES:-100}"
 TEACHER_STEPS="${CAMPAIGN_TEACHER_STEPS:-300}"
