@@ -31,3 +31,18 @@ def test_training_doc_shows_the_three_commands():
     doc = (ROOT / "docs" / "training.md").read_text()
     for command in ("data", "train", "evaluate"):
         assert f"bash scripts/reproduce.sh {command}" in doc
+
+
+def test_shipped_step_matches_the_committed_weights_and_state():
+    """reproduce.sh train ships SHIPPED_STEP; the shipped weights and the committed training state are there."""
+    import torch
+
+    text = SCRIPT.read_text()
+    step = int(re.search(r"^SHIPPED_STEP=(\d+)$", text, re.M).group(1))
+    for script in re.findall(r"bash (scripts/[\w.]+\.sh)", text):
+        assert (ROOT / script).is_file(), script
+    weights = torch.load(ROOT / "weights" / "cleanpose_lite.pt", weights_only=True)
+    state = torch.load(ROOT / "weights" / "training_state" / "lite_orient.pt", weights_only=True)
+    assert weights["step"] == state["step"] == step
+    assert weights["optimizer_state"] is None and "optimizer" in state["optimizer_state"]
+    assert weights["extra"]["train_config"]["init_from"] == "weights/history/cleanpose_lite_legacy_step6000.pt"

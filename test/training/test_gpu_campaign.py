@@ -14,6 +14,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_campaign_runs_with_tiny_sizes_on_cpu(tmp_path: Path) -> None:
     out = tmp_path / "campaign"
