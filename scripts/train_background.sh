@@ -9,9 +9,10 @@ cd "$ROOT"
 CONFIG="${1:-config/train/lite_orient.yaml}"
 RUN="${2:-runs/lite_orient}"
 THREADS="${CLEANPOSE_THREADS:-2}"
-# passive OpenMP waits: with other jobs on the same two cores, spinning threads starve each other
-# (measured: 19.6 s/step against 0.33 s/step alone with two spinning 2-thread processes)
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# OpenMP waits: alone on the machine, spinning threads are fastest (lite, cached data, 2 threads: ~3 steps/s
+# with the default or OMP_WAIT_POLICY=ACTIVE, 1.9 with PASSIVE); beside another multi-threaded job they starve
+# each other (19.6 s a step was measured), so then run both with CLEANPOSE_THREADS=1 or OMP_WAIT_POLICY=PASSIVE.
+[ -n "${OMP_WAIT_POLICY:-}" ] && export OMP_WAIT_POLICY
 mkdir -p "$RUN"
 OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" nohup nice -n 10 .venv/bin/cleanpose-train \
   --config "$CONFIG" --out "$RUN" > "$RUN/train.log" 2>&1 &
