@@ -14,7 +14,11 @@ THREADS="${CLEANPOSE_THREADS:-2}"
 # each other (19.6 s a step was measured), so then run both with CLEANPOSE_THREADS=1 or OMP_WAIT_POLICY=PASSIVE.
 [ -n "${OMP_WAIT_POLICY:-}" ] && export OMP_WAIT_POLICY
 mkdir -p "$RUN"
+# a fresh machine continues the default run from the committed training state (used only while RUN is empty)
+STATE="${CLEANPOSE_RESUME_FROM:-weights/training_state/lite_orient.pt}"
+RESUME=()
+[ "$CONFIG" = config/train/lite_orient.yaml ] && [ -f "$STATE" ] && RESUME=(--resume-from "$STATE")
 OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" nohup nice -n 10 .venv/bin/cleanpose-train \
-  --config "$CONFIG" --out "$RUN" > "$RUN/train.log" 2>&1 &
+  --config "$CONFIG" --out "$RUN" "${RESUME[@]}" >> "$RUN/train.log" 2>&1 &
 echo $! > "$RUN/train.pid"
 echo "training in the background: pid $(cat "$RUN/train.pid"), log $RUN/train.log"
