@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Markdown tables of the model card (weights/README.md) from evaluation folders, so the card's numbers
+are copied by a program, not by hand:
+
+  .venv/bin/python scripts/model_card_tables.py accuracy runs/eval_lite            # the accuracy table
+  .venv/bin/python scripts/model_card_tables.py sources DIRECT_DIR FIT_DIR FUSED_DIR  # per-class pose sources
+  .venv/bin/python scripts/model_card_tables.py curve runs/lite_orient/evals SAMPLES_AT_STEP_0 [BASE_DIR]
+                                                      # 10deg5cm / median rotation after each evaluated step
+
+test/engines/test_model_card.py checks the accuracy table against a fresh evaluation.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+CATEGORIES = ("bottle", "bowl", "camera", "can", "laptop", "mug")
+IOU = ("IoU25", "IoU50", "IoU75")
+POSE = ("5deg2cm", "5deg5cm", "10deg2cm", "10deg5cm")
+
+
+def _load(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / "metrics.json").read_text())
+
+
+def accuracy(folder: str) -> str:
+    m = _load(folder)
+    c, leg = m["variants"]["corrected"], m["variants"]["legacy"]
+    lines = ["| class | " + " | ".join([*IOU, "IoU50 (L)", *POSE, "rot (deg)", "trans (cm)", "size (cm)", "objects"]) + " |",
+             "|" + "---|" * 13]
+    for name in (*CATEGORIES, "mean"):
+        aps = [c["summary"][k][name] for k in IOU] + [leg["summary"]["IoU50"][name]] + [c["summary"][k][name] for k in POSE]
+        e = c["errors"][name]
+        count = sum(m["num_gt"].values()) if name == "mean" else m["num_gt"][name]
+        cells = [f"{v:.1f}" for v in aps] + [f"{e['rotation_deg']:.1f}", f"{e['translation_cm']:.2f}",
+                                             f"{e['size_cm']:.2f}", str(count)]
+        if name == "mean":
+            cells = [f"**{x}**" if i < 8 and i != 3 else x for i, x in enumerate(cells)]
+        lines.append(f"| {'**mean**' if name == 'mean' else name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(m: dict, name: str) -> str:
+    c = m["variants"]["corrected"]
+    return f"{c['summary']['10deg5cm'][name]:.1f} / {c['errors'][name]['median_rotation_deg']:.1f}"
+
+
+def sources(direct: str, fit: str, fused: str) -> str:
+    rows = {"direct (pose head)": _load(direct), "nocs_fit (keypoint NOCS fit)": _load(fit),
+            "fused (mean of both)": _load(fused)}
+    lines = ["| rotation from | " + " | ".join(CATEGORIES) + " | mean 10deg5cm | mean 5deg2cm |", "|" + "---|" * 9]
+    for label, m in rows.items():
+        s = m["variants"]["corrected"]["summary"]
+        lines.append(f"| {label} | " + " | ".join(_cell(m, n) for n in CATEGORIES)
+                     + f" | {s['10deg5cm']['mean']:.1f} | {s['5deg2cm']['mean']:.1f} |")
+    return "\n".join(lines)
+
+
+def curve(evals: str, samples_at_zero: str, base: str | None = None, source: str = "direct") -> str:
+    steps = sorted({int(m.group(1)) for p in Path(evals).glob(f"step_*_{source}")
+                    if (m := re.fullmatch(rf"step_(\d+)_{source}", p.name)) and (p / "metrics.json").is_file()})
+    lines = ["| after | object samples | " + " | ".join(("camera", "laptop", "mug", "bottle", "bowl", "can"))
+             + " | mean 10deg5cm |", "|" + "---|" * 9]
+    entries = ([("phase 3 (start)", 0, base)] if base else []) + [(f"phase 4, step {s}", s, f"{evals}/step_{s}_{source}")
+                                                               for s in steps]
+    for label, step, folder in entries:
+        m = _load(folder)
+        samples = int(samples_at_zero) + 24 * step
+        lines.append(f"| {label} | {samples:,} | " + " | ".join(_cell(m, n) for n in ("camera", "laptop", "mug", "bottle",
+                                                                                   "bowl", "can"))
+                     + f" | {m['variants']['corrected']['summary']['10deg5cm']['mean']:.1f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    kind, *args = sys.argv[1:]
+    print({"accuracy": accuracy, "sources": sources, "curve": curve}[kind](*args))
