@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the point sampling (default: the node's, 0)")
     p.add_argument("--pose-source", choices=POSE_SOURCES,
                    help="rotation from the pose head (direct), the keypoint NOCS similarity fit (nocs_fit) or their "
-                        "mean (fused); default: the node's (direct)")
+                        "mean (fused); default: the node's (fused)")
     p.add_argument("--tie-order", choices=TIE_ORDERS, default="expected",
                    help="tied scores in the AP: expected over their orders (default), the NOCS reference's "
                         "reversed argsort (reference, for published numbers), or file order (input)")
