@@ -2,8 +2,8 @@
 
 Skipped only while weights/cleanpose_lite.pt does not exist. Bounds come from the model card
 (weights/README.md, "Bounds the tests hold the weights to"): on the 13 fixture objects the shipped
-weights measured 62 % within 10 deg / 5 cm, median translation 0.84 cm and median size error
-1.52 cm; the test allows some slack for a re-trained checkpoint: >= 40 %, <= 2 cm, <= 3 cm.
+weights measured 92 % within 10 deg / 5 cm, median translation 0.44 cm and median size error
+0.70 cm; the test allows slack for a re-trained checkpoint: >= 60 %, <= 2 cm, <= 3 cm.
 Keep these in step with the model card when it changes.
 """
 import numpy as np
@@ -15,7 +15,7 @@ from cleanpose_ros.metrics.pose_errors import rotation_error_deg, size_error_cm,
 from test.engines.conftest import ROOT
 
 WEIGHTS = ROOT / "weights" / "cleanpose_lite.pt"
-MIN_RATE_10DEG_5CM = 0.4
+MIN_RATE_10DEG_5CM = 0.6
 MAX_MEDIAN_TRANSLATION_CM = 2.0
 MAX_MEDIAN_SIZE_CM = 3.0
 
@@ -72,7 +72,11 @@ def test_shipped_weights_give_the_same_poses_with_onnxruntime(frames, tmp_path, 
     # in size (the shipped step-6000 weights: 0.097 mm). That is rounding, not the export, so size gets
     # 0.15 mm here; rotation and translation keep 0.1.
     # (Random-init parity tests elsewhere keep 0.1 for all three.)
+    # The phase-4 step-12000 weights: the fixture laptop differs by 0.046 deg / 0.143 mm / 0.143 mm between
+    # onnxruntime and torch, while torch fp32 vs torch fp64 differ by 0.003 mm there: onnxruntime's own
+    # arithmetic flips a discrete neighbour selection (the open parity issue makes them deterministic), so
+    # translation and size get 0.2 mm until then; rotation keeps 0.1 deg.
     report = compare_pipelines(torch_pipe, onnx_pipe, [(n, f, i) for n, f, i, _ in frames],
-                               tolerances={"rotation_deg": 0.1, "translation_mm": 0.1, "size_mm": 0.15})
+                               tolerances={"rotation_deg": 0.1, "translation_mm": 0.2, "size_mm": 0.2})
     print(report.table())
     assert report.passed, report.table()
