@@ -72,10 +72,10 @@ class Pipeline:
         self._config = config_for_model(PipelineConfig(), engine.info) if config is None else config
         check_config_matches_model(self._config, engine.info)
         if self._config.pose_source != "direct":
-            from ..engines.base import KEYPOINT_OUTPUT_NAMES, dummy_inputs  # numpy only, like this module
+            from ..engines.base import KEYPOINT_OUTPUT_NAMES, engine_output_names  # numpy only, like this module
 
-            produced = self._engine.run(dummy_inputs(engine.info, 1))
-            if not set(KEYPOINT_OUTPUT_NAMES) <= set(produced):
+            # asked, not run: a start-up engine call here would repeat the warm-up's work
+            if not set(KEYPOINT_OUTPUT_NAMES) <= set(engine_output_names(engine)):
                 raise ConfigError(f"pose_source {self._config.pose_source!r} needs an engine with keypoint "
                                   "outputs; this one has none (re-export the ONNX file with cleanpose-export)")
         self._seed = seed

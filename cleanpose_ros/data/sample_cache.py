@@ -23,6 +23,7 @@ both cores through a DataLoader); `cleanpose-train` builds it when a data source
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -103,8 +104,7 @@ def build_sample_cache(dataset: NocsPoseDataset, out_dir: str | Path, pool_point
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pool_ds = NocsPoseDataset.__new__(NocsPoseDataset)
-    pool_ds.__dict__.update(dataset.__dict__)  # same index and reader; no augmentation, pool-sized sampling
+    pool_ds = copy.copy(dataset)  # same index and reader; no augmentation, pool-sized sampling
     pool_ds.cfg, pool_ds.augment, pool_ds.seed, pool_ds.epoch = replace(dataset.cfg, num_points=pool_points), None, seed, None
     key = {**cache_key(dataset, pool_points, seed), "object_mask_distance": object_mask_distance}
     meta_path = out / "meta.json"

@@ -50,6 +50,11 @@ OUTPUT_NAMES: tuple[str, ...] = tuple(s.name for s in OUTPUT_SPECS)
 KEYPOINT_OUTPUT_NAMES: tuple[str, ...] = tuple(s.name for s in KEYPOINT_OUTPUT_SPECS)
 
 
+def engine_output_names(engine: object) -> tuple[str, ...]:
+    """What an engine says it returns; an engine that does not say (a test double) returns the base outputs."""
+    return tuple(getattr(engine, "output_names", OUTPUT_NAMES))
+
+
 class SchemaError(CleanPoseError, ValueError):
     """Tensors handed to or returned by an engine do not match the schema."""
 
@@ -85,6 +90,8 @@ class Engine(Protocol):
     #: None, or why the engine runs somewhere other than where it was asked to (fallback: true)
     fallback_note: str | None
     info: ModelInfo
+    #: the named outputs every run returns: OUTPUT_NAMES, plus KEYPOINT_OUTPUT_NAMES when the network has them
+    output_names: tuple[str, ...]
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Named inputs (INPUT_SPECS, B >= 1) -> named float32 outputs (OUTPUT_SPECS)."""

@@ -83,7 +83,7 @@ class OnnxEngine:
             raise WeightsError(f"{path}: network has inputs {names_in} / outputs {names_out}, "
                                f"expected {INPUT_NAMES} / {OUTPUT_NAMES}")
         # graphs exported before the keypoint outputs existed still run (direct poses only)
-        self._output_names = OUTPUT_NAMES + tuple(n for n in KEYPOINT_OUTPUT_NAMES if n in names_out)
+        self.output_names = OUTPUT_NAMES + tuple(n for n in KEYPOINT_OUTPUT_NAMES if n in names_out)
         self.info = model_info_from_metadata(self._session.get_modelmeta().custom_metadata_map, str(path))
         if config.inference_seed is not None and config.inference_seed != self.info.seed:
             # The samples are constants of the graph: a different seed cannot be honoured, only refused.
@@ -121,5 +121,5 @@ class OnnxEngine:
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch_size = check_inputs(inputs, self.info)
-        values = self._session.run(list(self._output_names), {n: inputs[n] for n in INPUT_NAMES})
-        return check_outputs(dict(zip(self._output_names, values)), batch_size)
+        values = self._session.run(list(self.output_names), {n: inputs[n] for n in INPUT_NAMES})
+        return check_outputs(dict(zip(self.output_names, values)), batch_size)

@@ -48,6 +48,7 @@ class TorchEngine:
         if config.inference_seed is not None:
             model.set_inference_seed(config.inference_seed)
         self._module = model.inference_module(keypoints=True).to(self._device).eval()
+        self.output_names = OUTPUT_NAMES + KEYPOINT_OUTPUT_NAMES
         self.info = model_info_of(model, config.inference_seed)
         if config.jit:
             self._module = self._compile(self._module)
@@ -83,5 +84,4 @@ class TorchEngine:
                    for n in INPUT_NAMES]
         with torch.autocast(device_type=self._device.type, dtype=torch.float16, enabled=self._autocast):
             values = self._module(*tensors)
-        names = OUTPUT_NAMES + KEYPOINT_OUTPUT_NAMES
-        return check_outputs({n: v.float().cpu().numpy() for n, v in zip(names, values)}, batch_size)
+        return check_outputs({n: v.float().cpu().numpy() for n, v in zip(self.output_names, values)}, batch_size)

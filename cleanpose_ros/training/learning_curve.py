@@ -40,11 +40,9 @@ def read_evaluation(metrics_json: str | Path, metric: str = "10deg5cm") -> dict[
 
 
 def _rolling_median(values: np.ndarray, window: int) -> np.ndarray:
-    if len(values) < window:
-        return values
-    pad = window // 2
-    padded = np.pad(values, pad, mode="edge")
-    return np.array([np.nanmedian(padded[i:i + window]) for i in range(len(values))])
+    from scipy.ndimage import median_filter
+
+    return values if len(values) < window else median_filter(values, size=window, mode="nearest")
 
 
 def plot_learning_curves(metrics_csv: str | Path, evaluations: Sequence[tuple[float, str | Path]], out_png: str | Path,

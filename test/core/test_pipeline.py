@@ -146,3 +146,17 @@ def test_config_that_disagrees_with_the_model_is_refused(engine):
         Pipeline(engine, config_for_model(PipelineConfig(categories=("mug", "can"), enabled_categories=("mug",)),
                                           engine.info))
     assert Pipeline(engine).config.preprocess.num_points == n
+
+
+def test_fit_pose_sources_need_an_engine_that_says_it_has_keypoints(engine, scene):
+    """The check asks the engine (no start-up inference): a torch engine has the keypoint outputs; an
+    engine that lists only the base outputs (an old ONNX graph) is refused at construction."""
+    counting = CountingEngine(engine)
+    config = dataclasses.replace(Pipeline(engine).config, pose_source="fused")
+    pipe = Pipeline(counting, config)
+    assert counting.batch_sizes == []  # constructing it ran nothing
+    frame, instances = scene
+    assert pipe(frame, instances).poses
+    counting.output_names = ("rotation", "translation", "size")
+    with pytest.raises(ConfigError, match="keypoint"):
+        Pipeline(counting, config)

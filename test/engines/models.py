@@ -38,6 +38,7 @@ class CountingEngine:
         self.inner = inner
         self.kind, self.active_provider, self.info = inner.kind, inner.active_provider, inner.info
         self.fallback_note = inner.fallback_note
+        self.output_names = inner.output_names
         self.batch_sizes: list[int] = []
         self.last_inputs: dict[str, np.ndarray] = {}
 
