@@ -6,11 +6,17 @@ usually the keypoints' NOCS coordinates and camera positions (kpt_nocs, kpt_cam;
 Decoding is done in float64 so that two engines whose outputs agree to float32 precision
 also agree after decoding.
 
-Pose sources (the rotation only; translation and size always come from the pose head):
-- "direct": the pose head's rotation;
-- "nocs_fit": the rotation of the least-squares similarity from kpt_nocs to kpt_cam
-  (core.geometry.similarity_fit): the NOCS path's own estimate of the orientation;
-- "fused": the chordal mean of the two (the rotation nearest to their sum).
+Pose sources:
+- "direct": rotation, translation and size all from the pose head;
+- "nocs_fit": the least-squares similarity from kpt_nocs to kpt_cam (core.geometry.similarity_fit),
+  the NOCS path's own estimate: its rotation, its translation (where the NOCS origin, the box centre,
+  lands) and its scale (the box diagonal, since p_cam = ||size|| R p_nocs + t), with the box
+  proportions of the pose head's size;
+- "fused": the rotation is the chordal mean of the head's and the fit's (the rotation nearest to
+  their sum); translation and scale follow from the keypoints under that rotation, as for nocs_fit.
+Why the fit also places the box: on the held-out split the head's translation was off by 1.55 cm on
+average (laptops 3.99 cm: their box centre lies in the air between lid and base), the keypoints' by
+1.06 cm (laptops 2.85), with the same weights (weights/README.md).
 """
 from __future__ import annotations
 
@@ -50,21 +56,28 @@ def orthonormalize_rotation(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return u @ np.diag([1.0, 1.0, d]) @ vt, sv
 
 
-def nocs_fit_rotation(kpt_nocs: np.ndarray, kpt_cam: np.ndarray) -> np.ndarray | None:
-    """Rotation of the similarity fit NOCS -> camera of one object's keypoints (K, 3); None when the
-    fit is degenerate (non-finite input, collapsed keypoints, or a non-positive scale)."""
+def nocs_fit(kpt_nocs: np.ndarray, kpt_cam: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(scale, rotation) of the similarity fit NOCS -> camera of one object's keypoints (K, 3); None
+    when the fit is degenerate (non-finite input, collapsed keypoints, or a non-positive scale)."""
     scale, rotation, _ = similarity_fit(kpt_nocs, kpt_cam)
     if not (np.isfinite(scale) and scale > 0 and np.isfinite(rotation).all()):
         return None
-    return rotation
+    return scale, rotation
 
 
-def select_rotation(direct: np.ndarray, fit: np.ndarray | None, pose_source: str) -> np.ndarray | None:
-    """The rotation `pose_source` asks for (None: the fit it needs is unavailable)."""
+def place_box(kpt_nocs: np.ndarray, kpt_cam: np.ndarray, rotation: np.ndarray, scale: float,
+              head_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Translation and size that the keypoints imply under `rotation` and the fit's `scale`: the
+    centroid of kpt_cam minus the rotated, scaled centroid of kpt_nocs (least squares for a fixed
+    rotation and scale), and the head's box proportions stretched to the diagonal `scale`."""
+    translation = kpt_cam.mean(0) - scale * rotation @ kpt_nocs.mean(0)
+    return translation, scale * head_size / np.linalg.norm(head_size)
+
+
+def select_rotation(direct: np.ndarray, fit: np.ndarray, pose_source: str) -> np.ndarray:
+    """The rotation `pose_source` asks for."""
     if pose_source == "direct":
         return direct
-    if fit is None:
-        return None
     if pose_source == "nocs_fit":
         return fit
     return orthonormalize_rotation(direct + fit)[0]  # fused: chordal L2 mean of two rotations
@@ -99,21 +112,23 @@ def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch, pose_sou
         if (s <= 0).any():
             rejected.append((instance_id, REJECT_INVALID_SIZE))
             continue
+        t, s = t.copy(), s.copy()
         if pose_source != "direct":
-            fit = nocs_fit_rotation(np.asarray(outputs["kpt_nocs"][i], np.float64),
-                                    np.asarray(outputs["kpt_cam"][i], np.float64))
-            chosen = select_rotation(rotation, fit, pose_source)
-            if chosen is None:
+            kpt_nocs = np.asarray(outputs["kpt_nocs"][i], np.float64)
+            kpt_cam = np.asarray(outputs["kpt_cam"][i], np.float64)
+            fit = nocs_fit(kpt_nocs, kpt_cam)
+            if fit is None:
                 rejected.append((instance_id, REJECT_DEGENERATE_FIT))
                 continue
-            rotation = chosen
+            rotation = select_rotation(rotation, fit[1], pose_source)
+            t, s = place_box(kpt_nocs, kpt_cam, rotation, fit[0], s)
         poses.append(PoseEstimate(
             instance_id=instance_id,
             category=batch.categories[i],
             score=float(batch.scores[i]),
             rotation=rotation,
-            translation=t.copy(),
-            size=s.copy(),
+            translation=t,
+            size=s,
         ))
     if rejected:
         logger.debug("postprocess refused %d of %d objects: %s", len(rejected), len(batch), rejected)

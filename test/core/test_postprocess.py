@@ -54,37 +54,48 @@ def test_decode_refuses_non_finite_degenerate_and_negative_size_and_keeps_scores
 
 
 def _keypoint_outputs(rng: np.random.Generator, n: int, k: int = 12):
-    """Outputs whose keypoints are an exact similarity image of their NOCS coordinates under r_true,
-    while the direct head says r_direct (30 degrees about z away)."""
+    """Outputs whose keypoints are an exact similarity image (scale 0.25, translation t_true) of their
+    NOCS coordinates under r_true, while the pose head says r_direct (30 degrees about z away), a
+    translation 5 cm off and a box of diagonal 0.1 * sqrt(3) with proportions 1 : 2 : 3."""
     from cleanpose_ros.core.geometry import axis_angle_to_rotation
 
     r_true = np.stack([random_rotation(rng) for _ in range(n)])
     r_direct = np.stack([r @ axis_angle_to_rotation(np.array([0.0, 0.0, 1.0]), np.radians(30)) for r in r_true])
     kpt_nocs = rng.uniform(-0.4, 0.4, (n, k, 3))
-    t = rng.uniform(-0.2, 0.2, (n, 3)) + [0, 0, 1]
-    kpt_cam = 0.25 * np.einsum("nij,nkj->nki", r_true, kpt_nocs) + t[:, None, :]
-    outputs = {"rotation": r_direct.astype(np.float32), "translation": t.astype(np.float32),
-               "size": np.full((n, 3), 0.1, np.float32), "kpt_nocs": kpt_nocs.astype(np.float32),
+    t_true = rng.uniform(-0.2, 0.2, (n, 3)) + [0, 0, 1]
+    kpt_cam = 0.25 * np.einsum("nij,nkj->nki", r_true, kpt_nocs) + t_true[:, None, :]
+    outputs = {"rotation": r_direct.astype(np.float32), "translation": (t_true + [0.05, 0, 0]).astype(np.float32),
+               "size": np.tile(np.float32([0.05, 0.1, 0.15]), (n, 1)), "kpt_nocs": kpt_nocs.astype(np.float32),
                "kpt_cam": kpt_cam.astype(np.float32)}
-    return outputs, r_true, r_direct
+    return outputs, r_true, t_true
 
 
 def test_pose_sources_direct_fit_and_fused():
     from cleanpose_ros.core.postprocess import REJECT_DEGENERATE_FIT
 
     rng = np.random.default_rng(7)
-    outputs, r_true, r_direct = _keypoint_outputs(rng, 3)
+    outputs, r_true, t_true = _keypoint_outputs(rng, 3)
     for source, expected_deg in (("direct", 30.0), ("nocs_fit", 0.0), ("fused", 15.0)):
         poses, rejected = decode_poses(outputs, _batch(3), source)
         assert not rejected and len(poses) == 3
         for p, r in zip(poses, r_true):
             assert rotation_angle_deg(p.rotation, r) == pytest.approx(expected_deg, abs=0.01), source
-    # translation and size always come from the pose head
-    direct, _ = decode_poses(outputs, _batch(3), "direct")
-    fitted, _ = decode_poses(outputs, _batch(3), "nocs_fit")
-    for a, b in zip(direct, fitted):
-        np.testing.assert_array_equal(a.translation, b.translation)
-        np.testing.assert_array_equal(a.size, b.size)
+    proportions = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
+    # direct: translation and size are the head's, untouched
+    for p, i in zip(decode_poses(outputs, _batch(3), "direct")[0], range(3)):
+        np.testing.assert_array_equal(p.translation, outputs["translation"][i].astype(np.float64))
+        np.testing.assert_array_equal(p.size, outputs["size"][i].astype(np.float64))
+    # nocs_fit: the similarity itself places the box (centre t_true, diagonal = the fit scale 0.25)
+    # and keeps the head's proportions
+    for p, t in zip(decode_poses(outputs, _batch(3), "nocs_fit")[0], t_true):
+        np.testing.assert_allclose(p.translation, t, atol=1e-6)
+        np.testing.assert_allclose(p.size, 0.25 * proportions, atol=1e-6)
+    # fused: the centroids of the keypoints fix the translation under the fused rotation
+    for p, i in zip(decode_poses(outputs, _batch(3), "fused")[0], range(3)):
+        kn, kc = outputs["kpt_nocs"][i].astype(np.float64), outputs["kpt_cam"][i].astype(np.float64)
+        np.testing.assert_allclose(p.translation, kc.mean(0) - 0.25 * p.rotation @ kn.mean(0), atol=1e-6)
+        np.testing.assert_allclose(p.size, 0.25 * proportions, atol=1e-6)
+        assert np.linalg.norm(p.translation - t_true[i]) < 0.25 * np.linalg.norm(kn.mean(0)) * np.radians(15) + 1e-6
     # collapsed keypoints (all NOCS equal): no rotation can be fitted -> refused, never guessed
     outputs["kpt_nocs"][1] = 0.1
     poses, rejected = decode_poses(outputs, _batch(3), "nocs_fit")
