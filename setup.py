@@ -50,6 +50,7 @@ setup(
             "cleanpose-replay = cleanpose_ros.tools.replay:main",
             "cleanpose-study-report = cleanpose_ros.tools.study_report:main",
             "cleanpose-learning-curve = cleanpose_ros.tools.learning_curve:main",
+            "cleanpose-calibrate-confidence = cleanpose_ros.tools.calibrate_confidence:main",
         ],
     },
 )

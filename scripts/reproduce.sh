@@ -27,6 +27,7 @@ data() {  # the generator skips frames that are already complete
   "$BIN/cleanpose-generate" --out data/gen_train_v2 --frames 3000 --seed 11 --workers 2 --quiet
   "$BIN/cleanpose-generate" --out data/gen_test --split test --frames 100 --seed 777 --workers 2 --segmentation --quiet
   "$BIN/cleanpose-generate" --out data/gen_test_yaw --split test --frames 300 --seed 779 --workers 2 --quiet
+  "$BIN/cleanpose-generate" --out data/gen_calib --split test --frames 400 --seed 4242 --workers 2 --quiet  # confidence calibration
   [ -f runs/teacher_pointnet.pt ] || "$BIN/cleanpose-pretrain-teacher" --out runs/teacher_pointnet.pt --steps 300
 }
 

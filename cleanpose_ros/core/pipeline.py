@@ -2,7 +2,8 @@
 
 Steps: filter instances (category known and enabled, score threshold, max objects), the shared
 preprocessing (core/preprocess.py), ONE engine call for all remaining objects of the frame,
-postprocessing (core/postprocess.py). Every refused instance is reported with a reason.
+postprocessing (core/postprocess.py), and with a confidence model (core/confidence.py) each pose's
+confidence and published score. Every refused instance is reported with a reason.
 
 The engine is passed in (engines/base.py Engine); this module never imports torch or
 onnxruntime. `Pipeline.from_weights` builds one from a weights file through engines/factory.py,
@@ -16,11 +17,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .confidence import ConfidenceModel
 from .config import PipelineConfig
 from .errors import ConfigError
 from .postprocess import decode_poses
 from .preprocess import preprocess_instances
-from .types import Frame, FrameResult, Instance
+from .types import Frame, FrameResult, Instance, PoseEstimate
 
 if TYPE_CHECKING:  # engines/base.py is torch-free, but keep core's import graph minimal
     from ..engines.base import Engine, ModelInfo
@@ -59,25 +61,40 @@ def check_config_matches_model(config: PipelineConfig, info: "ModelInfo") -> Non
             + " (set these values, or leave the config out to take them from the weights)")
 
 
+def with_confidence(pose: PoseEstimate, model: ConfidenceModel) -> PoseEstimate:
+    """The pose with its confidence; its score = detection score x confidence. A pose whose
+    confidence cannot be computed (no keypoint fit, a category the model was not calibrated on)
+    gets confidence 0: unknown is not trusted."""
+    confidence = model.predict(pose.category, pose.features) if pose.features else None
+    confidence = 0.0 if confidence is None else confidence
+    return dataclasses.replace(pose, confidence=confidence, detection_score=pose.score, score=pose.score * confidence)
+
+
 class Pipeline:
     """Callable: `pipeline(frame, instances) -> FrameResult`. Not thread-safe; one per worker."""
 
-    def __init__(self, engine: "Engine", config: PipelineConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, engine: "Engine", config: PipelineConfig | None = None, seed: int = 0,
+                 confidence: ConfidenceModel | None = None) -> None:
         """`config=None` takes the defaults with the model's preprocessing sizes.
 
         `seed` drives the point sampling of the preprocessing, so a frame always gives the same
-        result.
+        result. `confidence`: the calibrated model of these weights (core/confidence.py); with it
+        every pose carries a confidence and its score becomes detection score x confidence. It
+        needs the engine's keypoint outputs.
         """
         self._engine = engine
         self._config = config_for_model(PipelineConfig(), engine.info) if config is None else config
         check_config_matches_model(self._config, engine.info)
-        if self._config.pose_source != "direct":
+        if self._config.pose_source != "direct" or confidence is not None:
             from ..engines.base import KEYPOINT_OUTPUT_NAMES, engine_output_names  # numpy only, like this module
 
             # asked, not run: a start-up engine call here would repeat the warm-up's work
             if not set(KEYPOINT_OUTPUT_NAMES) <= set(engine_output_names(engine)):
-                raise ConfigError(f"pose_source {self._config.pose_source!r} needs an engine with keypoint "
-                                  "outputs; this one has none (re-export the ONNX file with cleanpose-export)")
+                needs = (f"pose_source {self._config.pose_source!r}" if self._config.pose_source != "direct"
+                         else "a confidence model")
+                raise ConfigError(f"{needs} needs an engine with keypoint outputs; this one has none "
+                                  "(re-export the ONNX file with cleanpose-export)")
+        self._confidence = confidence
         self._seed = seed
         self._known = frozenset(self._config.categories)
         self._enabled = frozenset(self._config.enabled_categories)
@@ -116,6 +133,11 @@ class Pipeline:
     @property
     def config(self) -> PipelineConfig:
         return self._config
+
+    @property
+    def confidence_model(self) -> ConfidenceModel | None:
+        return self._confidence
+
 
     def _select(self, instances: Sequence[Instance]) -> tuple[list[Instance], list[tuple[int, str]]]:
         """Apply the category, score and count filters; keeps the input order of survivors."""
@@ -161,6 +183,9 @@ class Pipeline:
         if batch is not None and outputs is not None:
             poses, refused = decode_poses(outputs, batch, self._config.pose_source)
             rejected.extend(refused)
+            model = self._confidence
+            if model is not None:
+                poses = [with_confidence(p, model) for p in poses]
         t3 = time.perf_counter()
         timings = (("preprocess", 1e3 * (t1 - t0)), ("engine", 1e3 * (t2 - t1)),
                    ("postprocess", 1e3 * (t3 - t2)), ("total", 1e3 * (t3 - t0)))

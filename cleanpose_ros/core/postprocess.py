@@ -26,6 +26,7 @@ from typing import Mapping
 import numpy as np
 
 from .config import POSE_SOURCES
+from .confidence import pose_features
 from .geometry import similarity_fit
 from .types import ObjectBatch, PoseEstimate
 
@@ -56,13 +57,13 @@ def orthonormalize_rotation(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return u @ np.diag([1.0, 1.0, d]) @ vt, sv
 
 
-def nocs_fit(kpt_nocs: np.ndarray, kpt_cam: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """(scale, rotation) of the similarity fit NOCS -> camera of one object's keypoints (K, 3); None
-    when the fit is degenerate (non-finite input, collapsed keypoints, or a non-positive scale)."""
-    scale, rotation, _ = similarity_fit(kpt_nocs, kpt_cam)
+def nocs_fit(kpt_nocs: np.ndarray, kpt_cam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """(scale, rotation, translation) of the similarity fit NOCS -> camera of one object's keypoints
+    (K, 3); None when the fit is degenerate (non-finite input, collapsed keypoints, or a non-positive scale)."""
+    scale, rotation, translation = similarity_fit(kpt_nocs, kpt_cam)
     if not (np.isfinite(scale) and scale > 0 and np.isfinite(rotation).all()):
         return None
-    return scale, rotation
+    return scale, rotation, translation
 
 
 def place_box(kpt_nocs: np.ndarray, kpt_cam: np.ndarray, rotation: np.ndarray, scale: float,
@@ -92,7 +93,8 @@ def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch, pose_sou
     """
     if pose_source not in POSE_SOURCES:
         raise ValueError(f"pose_source must be one of {POSE_SOURCES}, got {pose_source!r}")
-    if pose_source != "direct" and not {"kpt_nocs", "kpt_cam"} <= set(outputs):
+    has_keypoints = {"kpt_nocs", "kpt_cam"} <= set(outputs)
+    if pose_source != "direct" and not has_keypoints:
         raise ValueError(f"pose_source {pose_source!r} needs the engine's kpt_nocs / kpt_cam outputs "
                          "(an ONNX file exported before they existed lacks them: re-export it)")
     rotations = np.asarray(outputs["rotation"], dtype=np.float64)
@@ -113,15 +115,19 @@ def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch, pose_sou
             rejected.append((instance_id, REJECT_INVALID_SIZE))
             continue
         t, s = t.copy(), s.copy()
-        if pose_source != "direct":
+        features: tuple[float, ...] = ()
+        if has_keypoints:
             kpt_nocs = np.asarray(outputs["kpt_nocs"][i], np.float64)
             kpt_cam = np.asarray(outputs["kpt_cam"][i], np.float64)
             fit = nocs_fit(kpt_nocs, kpt_cam)
-            if fit is None:
+            if fit is None and pose_source != "direct":
                 rejected.append((instance_id, REJECT_DEGENERATE_FIT))
                 continue
-            rotation = select_rotation(rotation, fit[1], pose_source)
-            t, s = place_box(kpt_nocs, kpt_cam, rotation, fit[0], s)
+            if fit is not None:
+                features = tuple(float(v) for v in pose_features(rotation, t, s, *fit, kpt_nocs, kpt_cam))
+                if pose_source != "direct":
+                    rotation = select_rotation(rotation, fit[1], pose_source)
+                    t, s = place_box(kpt_nocs, kpt_cam, rotation, fit[0], s)
         poses.append(PoseEstimate(
             instance_id=instance_id,
             category=batch.categories[i],
@@ -129,6 +135,7 @@ def decode_poses(outputs: Mapping[str, np.ndarray], batch: ObjectBatch, pose_sou
             rotation=rotation,
             translation=t,
             size=s,
+            features=features,
         ))
     if rejected:
         logger.debug("postprocess refused %d of %d objects: %s", len(rejected), len(batch), rejected)

@@ -150,6 +150,12 @@ class PoseEstimate:
     rotation: np.ndarray  # (3, 3) orthonormal, det +1: canonical -> camera
     translation: np.ndarray  # (3,) metres, box centre in the camera frame
     size: np.ndarray  # (3,) metres, box extents along canonical x, y, z
+    #: the system's probability that this pose is within 10 deg / 5 cm (core/confidence.py); None when
+    #: no confidence model is loaded. With one, `score` = detection score x confidence (what is published).
+    confidence: float | None = None
+    detection_score: float | None = None  # the segmenter's score, kept when `score` includes the confidence
+    #: agreement of the pose head with the keypoint fit (core/confidence.py FEATURE_NAMES); () without keypoints
+    features: tuple[float, ...] = ()
 
     @property
     def scale(self) -> float:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..core.confidence import load_for_weights
 from ..core.config import PipelineConfig
 from ..core.errors import ConfigError, WeightsError
 from ..core.pipeline import Pipeline
@@ -91,13 +92,16 @@ def build_engine(weights: str | Path, config: EngineConfig | None = None) -> Eng
 
 def build_pipeline(weights: str | Path, engine: str = "torch", device: str = "cpu",
                    config: PipelineConfig | None = None, seed: int = 0, warm_up: bool = True,
-                   **engine_options: Any) -> Pipeline:
+                   confidence: str | Path | None = "auto", **engine_options: Any) -> Pipeline:
     """Pipeline over `build_engine`. `engine_options` are EngineConfig fields (precision, providers,
     fallback, num_threads, inference_seed, spin_wait); `seed` seeds the preprocessing's point
     sampling; `warm_up` makes one dummy engine call so the first real frame is not the slow one.
 
     `config=None` takes the default PipelineConfig with the model's preprocessing sizes; a given
     config must already match the model (ConfigError otherwise).
+
+    `confidence`: "auto" uses the weights' calibrated confidence model when one lies next to them
+    (<stem>.confidence.json, core/confidence.py), a path uses that file, None or "" none.
     """
     names = {f.name for f in dataclasses.fields(EngineConfig)} - {"kind", "device"}
     unknown = sorted(set(engine_options) - names)
@@ -106,7 +110,10 @@ def build_pipeline(weights: str | Path, engine: str = "torch", device: str = "cp
     if "providers" in engine_options:
         engine_options["providers"] = tuple(engine_options["providers"])
     engine_config = EngineConfig(kind=engine, device=device, **engine_options)  # type: ignore[arg-type]
-    pipeline = Pipeline(build_engine(weights, engine_config), config=config, seed=seed)
+    model = None
+    if confidence:
+        model = load_for_weights(weights, None if str(confidence) == "auto" else confidence)
+    pipeline = Pipeline(build_engine(weights, engine_config), config=config, seed=seed, confidence=model)
     if warm_up:
         logger.info("engine warm-up call: %.0f ms", pipeline.warm_up())
     return pipeline

@@ -12,7 +12,8 @@ every further line (one frame; N ground truths, M predictions):
    "gt":   {"class_ids": [N ints], "srts": [N 4x4 nested lists], "scales": [N [x, y, z]],
             "handle_visible": [N bools], "instance_ids": [N ints or empty]},
    "pred": {"class_ids": [M ints], "scores": [M floats], "srts": [M 4x4], "scales": [M [x, y, z]],
-            "instance_ids": [M ints or empty]},
+            "instance_ids": [M ints or empty],
+            optional: "confidences": [M floats, NaN = none], "features": [M [F floats]]},
    "rejected": [[instance_id, reason], ...]}
 
 class_ids are 0-based indices into the header's categories (NOCS class id = index + 1);
@@ -48,7 +49,9 @@ def record_to_json(record: FrameRecord) -> dict[str, Any]:
                "instance_ids": record.gt_instance_ids.tolist()},
         "pred": {"class_ids": record.pred_class_ids.tolist(), "scores": record.pred_scores.tolist(),
                  "srts": record.pred_srts.tolist(), "scales": record.pred_scales.tolist(),
-                 "instance_ids": record.pred_instance_ids.tolist()},
+                 "instance_ids": record.pred_instance_ids.tolist(),
+                 **({"confidences": record.pred_confidences.tolist()} if len(record.pred_confidences) else {}),
+                 **({"features": record.pred_features.tolist()} if record.pred_features.size else {})},
         "rejected": [list(r) for r in record.rejected],
     }
 
@@ -62,6 +65,7 @@ def record_from_json(obj: Mapping[str, Any]) -> FrameRecord:
             gt_handle_visible=gt["handle_visible"], gt_instance_ids=gt.get("instance_ids", []),
             pred_class_ids=pred["class_ids"], pred_scores=pred["scores"], pred_srts=pred["srts"],
             pred_scales=pred["scales"], pred_instance_ids=pred.get("instance_ids", []),
+            pred_confidences=pred.get("confidences", []), pred_features=pred.get("features", []),
             rejected=tuple(tuple(r) for r in obj.get("rejected", [])),
         )
     except (KeyError, TypeError) as e:

@@ -6,7 +6,8 @@ metrics through exactly the same code: `evaluate_dataset` always re-reads the pr
 just wrote and evaluates it with `evaluate_predictions_file`.
 
 Output folder layout: predictions.jsonl, metrics.json, metrics.txt, ap_vs_iou.png,
-ap_vs_rotation.png, ap_vs_translation.png.
+ap_vs_rotation.png, ap_vs_translation.png; when the predictions carry a confidence also
+reliability.png and risk_coverage.png (metrics/confidence.py; metrics.json "confidence").
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from ..core.errors import InputError
 from ..core.types import CATEGORIES, Frame, FrameResult, Instance
+from ..metrics.confidence import pair_by_instance_id, plot_confidence, summarise
 from ..metrics.evaluator import NocsEvaluator
 from ..metrics.frame_record import FrameRecord
 from ..metrics.report import format_table, plot_curves, write_json
@@ -122,6 +124,9 @@ def evaluate_predictions_file(predictions_path: str | os.PathLike, out_dir: str 
     tie_order: how tied scores enter the AP (metrics/average_precision.py)."""
     header, records = read_predictions(predictions_path)
     metrics = evaluate_records(records, header["categories"], tie_order)
+    pairs = pair_by_instance_id(records, header["categories"])
+    if len(pairs) and np.isfinite(pairs.confidences).any():
+        metrics["confidence"] = summarise(pairs, header["categories"])
     if out_dir is not None:
         out = Path(out_dir)
         write_json({**metrics, "source": {"predictions_file": str(predictions_path), "meta": header["meta"]}},
@@ -129,6 +134,8 @@ def evaluate_predictions_file(predictions_path: str | os.PathLike, out_dir: str 
         (out / METRICS_TABLE).write_text(format_table(metrics) + "\n")
         if plots:
             plot_curves(metrics, out)
+            if "confidence" in metrics:
+                plot_confidence(pairs, out)
     return metrics
 
 

@@ -55,6 +55,10 @@ class FrameRecord:
     gt_instance_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     pred_instance_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     rejected: tuple[tuple[int, str], ...] = ()
+    #: Optional: the system's confidence per prediction (NaN = none) and the agreement features it
+    #: came from (core/confidence.py), for calibration and the confidence metrics (metrics/confidence.py).
+    pred_confidences: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    pred_features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float64))
 
     def __post_init__(self) -> None:
         conv = {
@@ -62,6 +66,7 @@ class FrameRecord:
             "gt_handle_visible": (bool, ()), "pred_class_ids": (np.int64, ()), "pred_scores": (np.float64, ()),
             "pred_srts": (np.float64, (4, 4)), "pred_scales": (np.float64, (3,)),
             "gt_instance_ids": (np.int64, ()), "pred_instance_ids": (np.int64, ()),
+            "pred_confidences": (np.float64, ()),
         }
         for name, (dtype, tail) in conv.items():
             object.__setattr__(self, name, _as(getattr(self, name), dtype, tail))
@@ -76,6 +81,14 @@ class FrameRecord:
             raise ValueError(f"frame {self.frame_id}: gt_instance_ids has the wrong length")
         if len(self.pred_instance_ids) not in (0, len(self.pred_class_ids)):
             raise ValueError(f"frame {self.frame_id}: pred_instance_ids has the wrong length")
+        if len(self.pred_confidences) not in (0, len(self.pred_class_ids)):
+            raise ValueError(f"frame {self.frame_id}: pred_confidences has the wrong length")
+        features = np.asarray(self.pred_features, dtype=np.float64)
+        if features.size == 0:
+            features = np.zeros((0, 0), dtype=np.float64)
+        elif features.ndim != 2 or len(features) != len(self.pred_class_ids):
+            raise ValueError(f"frame {self.frame_id}: pred_features must be (num_pred, F), got {features.shape}")
+        object.__setattr__(self, "pred_features", features)
 
     @property
     def num_gt(self) -> int:
@@ -105,4 +118,8 @@ class FrameRecord:
             pred_srts=[p_[0] for p_ in pred], pred_scales=[p_[1] for p_ in pred],
             gt_instance_ids=list(gt_instance_ids), pred_instance_ids=[p.instance_id for p in poses],
             rejected=tuple(rejected),
+            pred_confidences=([np.nan if p.confidence is None else p.confidence for p in poses]
+                              if any(p.confidence is not None for p in poses) else []),
+            pred_features=([list(p.features) for p in poses]
+                           if poses and len({len(p.features) for p in poses}) == 1 and poses[0].features else []),
         )

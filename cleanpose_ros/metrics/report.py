@@ -52,6 +52,12 @@ def format_table(metrics: Mapping[str, Any]) -> str:
         notes.append(f"instances refused by the pipeline: {metrics['num_rejected_instances']}")
     if metrics.get("num_non_finite_predictions"):
         notes.append(f"predictions with a non-finite pose (never matched): {metrics['num_non_finite_predictions']}")
+    conf = metrics.get("confidence")
+    if conf:
+        per = ", ".join(f"{k} {v['auroc']:.2f}" for k, v in conf["per_category"].items())
+        notes.append(f"scores include the system's confidence: AUROC for within 10deg5cm {conf['auroc']:.3f} over "
+                     f"{conf['objects']} objects ({per}), ECE {conf['ece']:.3f}; 10deg5cm of the most confident "
+                     + ", ".join(f"{100 * float(q):.0f} %: {100 * v:.1f}" for q, v in conf["top_fraction_within"].items()))
     nan_pairs = pv["errors"]["mean"]["num_nan_errors"]
     if nan_pairs:
         notes.append(f"matched pairs with a NaN error (left out of the mean errors): {nan_pairs}")
@@ -110,7 +116,7 @@ def plot_curves(metrics: Mapping[str, Any], out_dir: str | os.PathLike) -> list[
     for ax, v in zip(axes[0], variants):
         label = "corrected (CATRE)" if v == "corrected" else "legacy NOCS (axis bug)"
         _draw(ax, metrics["variants"][v]["curves"]["iou"], f"AP vs 3D IoU, {label}", "3D IoU threshold")
-    written.append(_save(fig, out_dir / "ap_vs_iou.png", plt))
+    written.append(save_figure(fig, out_dir / "ap_vs_iou.png", plt))
 
     curves = metrics["variants"][primary]["curves"]
     for key, title, xlabel in (("rotation", "AP vs rotation error (no translation limit)", "rotation threshold (deg)"),
@@ -118,11 +124,11 @@ def plot_curves(metrics: Mapping[str, Any], out_dir: str | os.PathLike) -> list[
                                 "translation threshold (cm)")):
         fig, ax = plt.subplots(figsize=(5.5, 4.2))
         _draw(ax, curves[key], title, xlabel)
-        written.append(_save(fig, out_dir / f"ap_vs_{key}.png", plt))
+        written.append(save_figure(fig, out_dir / f"ap_vs_{key}.png", plt))
     return written
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
+def save_figure(fig: Any, path: Path, plt: Any) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

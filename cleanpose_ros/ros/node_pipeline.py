@@ -28,7 +28,8 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     """Load the weights and apply the node's filters on top of the model's own preprocessing."""
     inf = config.inference
     options: dict[str, Any] = {"num_threads": inf.num_threads} if inf.num_threads > 0 else {}
-    base = Pipeline.from_weights(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed, **options)
+    base = Pipeline.from_weights(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed,
+                                 confidence=inf.confidence or None, **options)
     known = set(base.config.categories)
     unknown = sorted(set(config.filters.enabled_categories) - known)
     if unknown:
@@ -40,4 +41,4 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     pipeline_config = dataclasses.replace(base.config, preprocess=preprocess, score_threshold=f.score_threshold,
                                           max_objects=f.max_objects, enabled_categories=tuple(f.enabled_categories),
                                           pose_source=inf.pose_source)
-    return Pipeline(base.engine, pipeline_config, seed=inf.seed)
+    return Pipeline(base.engine, pipeline_config, seed=inf.seed, confidence=base.confidence_model)

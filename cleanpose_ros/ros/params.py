@@ -45,6 +45,8 @@ class InferenceParams:
     seed: int = param_field(0, "seed of the point sampling, so a frame always gives the same poses")
     # fused is measured best with the shipped weights (weights/README.md, "Where the rotation comes from")
     pose_source: str = param_field("fused", "pose from: direct (pose head), nocs_fit (keypoint NOCS fit: rotation, centre, scale) or fused (mean rotation, keypoint centre and scale)")
+    confidence: str = param_field("auto", "confidence model: auto (the weights' <stem>.confidence.json when present), "
+                                  "a file path, or empty for none (scores are then the segmenter's)")
 
     def __post_init__(self) -> None:
         require(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")

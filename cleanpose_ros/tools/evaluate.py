@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pose-source", choices=POSE_SOURCES,
                    help="rotation from the pose head (direct), the keypoint NOCS similarity fit (nocs_fit) or their "
                         "mean (fused); default: the node's (fused)")
+    p.add_argument("--confidence",
+                   help="confidence model: auto (the weights' <stem>.confidence.json when present; the node's default), "
+                        "a file, or none (scores are then the segmenter's; with ground-truth masks all 1.0)")
     p.add_argument("--tie-order", choices=TIE_ORDERS, default="expected",
                    help="tied scores in the AP: expected over their orders (default), the NOCS reference's "
                         "reversed argsort (reference, for published numbers), or file order (input)")
@@ -94,7 +97,8 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
     config = load_node_config(args.params) if args.params else NodeConfig()
     overrides = {"weights": str(args.weights) if args.weights else None, "engine": args.engine,
                  "device": args.device, "num_threads": args.threads, "seed": args.seed,
-                 "pose_source": args.pose_source}
+                 "pose_source": args.pose_source,
+                 "confidence": None if args.confidence is None else ("" if args.confidence == "none" else args.confidence)}
     inference = dataclasses.replace(config.inference, **{k: v for k, v in overrides.items() if v is not None})
     return dataclasses.replace(config, inference=inference)
 
@@ -119,7 +123,7 @@ def _run_dataset(args: argparse.Namespace) -> dict:
     inf = node_config.inference
     meta = {"data": str(args.data), "source": args.source, "split": args.split,
             "weights": str(resolve_weights(inf.weights)), "engine": inf.engine, "device": inf.device,
-            "pose_source": inf.pose_source,
+            "pose_source": inf.pose_source, "confidence": "calibrated" if pipeline.confidence_model is not None else "none",
             "params": str(args.params) if args.params else "node defaults",
             "instances": str(args.segmentation) if args.segmentation else "ground-truth masks"}
     samples = nocs_samples(reader, args.segmentation, skip=done)

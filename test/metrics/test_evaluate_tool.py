@@ -145,3 +145,38 @@ def test_evaluate_tool_refuses_missing_inputs(tmp_path, capsys):
     assert main(["--data", str(tmp_path), "--out", str(tmp_path)]) == 2  # shipped weights or frames missing
     assert main(["--data", str(tmp_path), "--weights", str(tmp_path / "none.pt"), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_calibrated_confidence_enters_scores_predictions_and_metrics(tmp_path, checkpoint):
+    """cleanpose-calibrate-confidence fits a model on a split; cleanpose-evaluate with it publishes
+    score = detection score (1.0 with ground-truth masks) x confidence, keeps confidence and features
+    in the predictions file and reports the confidence metrics; `--confidence none` switches it off."""
+    from cleanpose_ros.core.confidence import FEATURE_NAMES, ConfidenceModel, file_sha256
+    from cleanpose_ros.evaluation.predictions import read_predictions
+    from cleanpose_ros.tools.calibrate_confidence import main as calibrate
+    from cleanpose_ros.tools.evaluate import main as evaluate
+
+    model_path = tmp_path / "lite.confidence.json"
+    assert calibrate(["--data", str(FIXTURE), "--weights", str(checkpoint), "--out", str(tmp_path / "calib"),
+                      "--model-out", str(model_path), "--threads", "1"]) == 0
+    model = ConfidenceModel.load(model_path)
+    assert model.weights_sha256 == (file_sha256(checkpoint),) and model.calibration["objects"] > 0
+    assert (tmp_path / "calib" / "reliability.png").is_file() and (tmp_path / "calib" / "risk_coverage.png").is_file()
+    out = tmp_path / "eval"
+    assert evaluate(["--data", str(FIXTURE), "--weights", str(checkpoint), "--out", str(out), "--threads", "1",
+                     "--confidence", str(model_path)]) == 0
+    _, records = read_predictions(out / "predictions.jsonl")
+    assert sum(r.num_pred for r in records) > 0
+    for rec in records:
+        assert rec.pred_features.shape == (rec.num_pred, len(FEATURE_NAMES))
+        np.testing.assert_allclose(rec.pred_scores, rec.pred_confidences, rtol=1e-12)
+        assert ((rec.pred_confidences >= 0) & (rec.pred_confidences <= 1)).all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["confidence"]["objects"] == sum(r.num_pred for r in records)
+    assert (out / "reliability.png").is_file()
+    off = tmp_path / "eval_off"
+    assert evaluate(["--data", str(FIXTURE), "--weights", str(checkpoint), "--out", str(off), "--threads", "1",
+                     "--confidence", "none", "--no-plots"]) == 0
+    _, plain = read_predictions(off / "predictions.jsonl")
+    assert all((r.pred_scores == 1.0).all() and len(r.pred_confidences) == 0 for r in plain)
+    assert "confidence" not in json.loads((off / "metrics.json").read_text())
