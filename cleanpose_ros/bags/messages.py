@@ -104,23 +104,26 @@ class MessageBuilder:
         return self._t(STRING)(data=text)
 
     # ------------------------------------------------------------------ outputs
-    def _hypothesis(self, class_id: str, score: float, position: Sequence[float], q: Sequence[float]) -> Any:
+    def _hypothesis(self, class_id: str, score: float, position: Sequence[float], q: Sequence[float],
+                    covariance: np.ndarray | None = None) -> Any:
+        cov = np.zeros(36) if covariance is None else np.asarray(covariance, np.float64).ravel()
         return self._t("vision_msgs/msg/ObjectHypothesisWithPose")(
             hypothesis=self._t("vision_msgs/msg/ObjectHypothesis")(class_id=class_id, score=float(score)),
-            pose=self._t("geometry_msgs/msg/PoseWithCovariance")(pose=self.pose(position, q), covariance=np.zeros(36)))
+            pose=self._t("geometry_msgs/msg/PoseWithCovariance")(pose=self.pose(position, q), covariance=cov))
 
     def detection3d(self, instance_id: int, category: str, score: float, rotation_q: Sequence[float],
-                    translation: Sequence[float], size: Sequence[float], stamp_ns: int, frame_id: str) -> Any:
+                    translation: Sequence[float], size: Sequence[float], stamp_ns: int, frame_id: str,
+                    covariance: np.ndarray | None = None) -> Any:
         """id = instance id, one hypothesis (category, score, pose), bbox = the metric box."""
         bbox = self._t("vision_msgs/msg/BoundingBox3D")(center=self.pose(translation, rotation_q), size=self.vector3(size))
         return self._t("vision_msgs/msg/Detection3D")(
-            header=self.header(stamp_ns, frame_id), results=[self._hypothesis(category, score, translation, rotation_q)],
+            header=self.header(stamp_ns, frame_id), results=[self._hypothesis(category, score, translation, rotation_q, covariance)],
             bbox=bbox, id=str(int(instance_id)))
 
     def detection3d_array(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str) -> Any:
         """The node's pose_estimation/detections message (ros/outputs.py detection_array)."""
         dets = [self.detection3d(p.instance_id, p.category, p.score, pose_quaternion(p), p.translation, p.size,
-                                 stamp_ns, frame_id) for p in poses]
+                                 stamp_ns, frame_id, p.covariance) for p in poses]
         return self._t(DETECTION3D_ARRAY)(header=self.header(stamp_ns, frame_id), detections=dets)
 
     def tf_message(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str, prefix: str) -> Any:

@@ -39,6 +39,13 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 #: Features enter the model as log(feature + FEATURE_FLOOR): their spread is multiplicative.
 FEATURE_FLOOR = 1e-3
+#: Covariance: confidence bins per category (quantiles of the calibration split), variance floors
+#: (no pose is claimed better than 2 mm / 1 deg), and the variance that marks the free rotation about
+#: the symmetry axis of bottle, bowl and can (rad^2; far beyond any real error, as ROS consumers expect).
+COVARIANCE_BINS = 4
+POSITION_VARIANCE_FLOOR_M2 = 0.002 ** 2
+ROTATION_VARIANCE_FLOOR_RAD2 = math.radians(1.0) ** 2
+UNCONSTRAINED_VARIANCE = 1.0e6
 CONFIDENCE_SUFFIX = ".confidence.json"
 SCHEMA = "cleanpose-confidence"
 
@@ -75,6 +82,23 @@ class CategoryModel:
     bias: float
     positives: int = 0  # calibration objects within the threshold / in all (for the record)
     objects: int = 0
+    #: error model: interior confidence edges of the bins, and per bin the variance of the centre per
+    #: camera axis (m^2, isotropic) and of the rotation error about the object's x, y, z axes (rad^2)
+    confidence_edges: tuple[float, ...] = ()
+    position_variance: tuple[float, ...] = ()
+    rotation_variance: tuple[tuple[float, float, float], ...] = ()
+    symmetric: bool = False  # rotation about the object's y axis is free (bottle, bowl, can)
+
+    def variances(self, confidence: float) -> tuple[float, np.ndarray] | None:
+        """(position variance per axis m^2, rotation variances about the object axes rad^2 (3,)) of the
+        confidence bin `confidence` falls in; None without an error model."""
+        if not self.position_variance:
+            return None
+        b = int(np.searchsorted(np.asarray(self.confidence_edges), confidence, side="right"))
+        rot = np.array(self.rotation_variance[b], np.float64)
+        if self.symmetric:
+            rot[1] = UNCONSTRAINED_VARIANCE
+        return float(self.position_variance[b]), rot
 
 
 @dataclass(frozen=True)
@@ -97,6 +121,20 @@ class ConfidenceModel:
             if len(m.weights) != len(FEATURE_NAMES):
                 raise ConfigError(f"confidence model for {name!r} has {len(m.weights)} weights, needs {len(FEATURE_NAMES)}")
 
+    def covariance(self, category: str, confidence: float, rotation: np.ndarray) -> np.ndarray | None:
+        """6x6 covariance of (x, y, z, rotation about x, y, z) in the camera frame, as
+        geometry_msgs/PoseWithCovariance wants it: the position block diagonal; the rotation block
+        diagonal in the object's frame, turned into the camera frame (R diag R^T), so the free axis of a
+        symmetric object is marked as the object's own y axis. None without an error model."""
+        m = self.categories.get(category)
+        v = m.variances(confidence) if m is not None else None
+        if v is None:
+            return None
+        cov = np.zeros((6, 6))
+        cov[:3, :3] = np.eye(3) * v[0]
+        cov[3:, 3:] = rotation @ np.diag(v[1]) @ rotation.T
+        return cov
+
     def predict(self, category: str, features: Sequence[float]) -> float | None:
         """Probability in [0, 1] that the pose is within the label's thresholds; None for a category
         the model was not calibrated on or for non-finite features."""
@@ -111,9 +149,16 @@ class ConfidenceModel:
     # -- fitting ---------------------------------------------------------------------------------
     @classmethod
     def fit(cls, categories: Sequence[str], features: np.ndarray, labels: np.ndarray, l2: float = 1.0,
-            weights_sha256: Sequence[str] = (), calibration: Mapping[str, object] | None = None) -> "ConfidenceModel":
+            weights_sha256: Sequence[str] = (), calibration: Mapping[str, object] | None = None,
+            translation_errors: np.ndarray | None = None, rotation_errors: np.ndarray | None = None,
+            symmetric: Sequence[str] = ()) -> "ConfidenceModel":
         """Maximum-likelihood logistic regression per category with an L2 penalty `l2` on the weights
-        (not the bias), on features standardised over all objects. Deterministic (L-BFGS from zero)."""
+        (not the bias), on features standardised over all objects. Deterministic (L-BFGS from zero).
+
+        With `translation_errors` (P, 3; m) and `rotation_errors` (P, 3; rotation vectors in the object
+        frame, rad) also the error model of the covariance: per category, COVARIANCE_BINS bins at the
+        quantiles of the fitted confidence, each with its mean squared errors (floored). `symmetric`
+        names the categories whose rotation about y is free."""
         from scipy.optimize import minimize  # scipy is a runtime dependency; imported on use
 
         x = _design(np.asarray(features, np.float64).reshape(len(categories), len(FEATURE_NAMES)))
@@ -137,8 +182,14 @@ class ConfidenceModel:
                 return value, grad
 
             theta = minimize(loss, np.zeros(len(FEATURE_NAMES) + 1), jac=True, method="L-BFGS-B").x
+            errors: dict[str, object] = {}
+            if translation_errors is not None and rotation_errors is not None:
+                conf = 1.0 / (1.0 + np.exp(-(zi @ theta[1:] + theta[0])))
+                errors = _error_bins(conf, np.asarray(translation_errors, np.float64)[cats == name],
+                                     np.asarray(rotation_errors, np.float64)[cats == name])
             models[name] = CategoryModel(weights=tuple(float(v) for v in theta[1:]), bias=float(theta[0]),
-                                         positives=int(yi.sum()), objects=int(len(yi)))
+                                         positives=int(yi.sum()), objects=int(len(yi)), symmetric=name in symmetric,
+                                         **errors)  # type: ignore[arg-type]
         return cls(categories=models, mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
                    weights_sha256=tuple(weights_sha256), calibration=dict(calibration or {}))
 
@@ -148,7 +199,10 @@ class ConfidenceModel:
                 "feature_floor": FEATURE_FLOOR, "mean": list(self.mean), "std": list(self.std),
                 "weights_sha256": list(self.weights_sha256), "calibration": dict(self.calibration),
                 "categories": {k: {"weights": list(m.weights), "bias": m.bias, "positives": m.positives,
-                                   "objects": m.objects} for k, m in sorted(self.categories.items())}}
+                                   "objects": m.objects, "confidence_edges": list(m.confidence_edges),
+                                   "position_variance": list(m.position_variance),
+                                   "rotation_variance": [list(r) for r in m.rotation_variance],
+                                   "symmetric": m.symmetric} for k, m in sorted(self.categories.items())}}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -165,7 +219,12 @@ class ConfidenceModel:
             raise ConfigError("confidence model was fitted with another feature floor: recalibrate")
         try:
             cats = {str(k): CategoryModel(weights=tuple(float(w) for w in v["weights"]), bias=float(v["bias"]),
-                                          positives=int(v.get("positives", 0)), objects=int(v.get("objects", 0)))
+                                          positives=int(v.get("positives", 0)), objects=int(v.get("objects", 0)),
+                                          confidence_edges=tuple(float(e) for e in v.get("confidence_edges", ())),
+                                          position_variance=tuple(float(e) for e in v.get("position_variance", ())),
+                                          rotation_variance=tuple(tuple(float(x) for x in r)  # type: ignore[misc]
+                                                                  for r in v.get("rotation_variance", ())),
+                                          symmetric=bool(v.get("symmetric", False)))
                     for k, v in dict(obj["categories"]).items()}  # type: ignore[arg-type]
             return cls(categories=cats, mean=tuple(float(v) for v in obj["mean"]),  # type: ignore[union-attr]
                        std=tuple(float(v) for v in obj["std"]), weights_sha256=tuple(str(h) for h in obj.get("weights_sha256", ())),  # type: ignore[union-attr]
@@ -180,6 +239,23 @@ class ConfidenceModel:
             return cls.from_json(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"cannot read confidence model {path}: {e}") from None
+
+
+def _error_bins(confidence: np.ndarray, translation_errors: np.ndarray, rotation_errors: np.ndarray
+                ) -> dict[str, tuple]:
+    """CategoryModel error-model fields: bins at the confidence quantiles, mean squared errors per bin."""
+    bins = max(1, min(COVARIANCE_BINS, len(confidence) // 10))  # at least ~10 objects a bin
+    edges = np.quantile(confidence, np.arange(1, bins) / bins) if bins > 1 else np.zeros(0)
+    index = np.searchsorted(edges, confidence, side="right")
+    position, rotation = [], []
+    for b in range(bins):
+        sel = index == b
+        t = translation_errors[sel] if sel.any() else translation_errors
+        r = rotation_errors[sel] if sel.any() else rotation_errors
+        position.append(max(float((t ** 2).sum(1).mean()) / 3.0, POSITION_VARIANCE_FLOOR_M2))
+        rotation.append(tuple(max(float(v), ROTATION_VARIANCE_FLOOR_RAD2) for v in (r ** 2).mean(0)))
+    return {"confidence_edges": tuple(float(e) for e in edges), "position_variance": tuple(position),
+            "rotation_variance": tuple(rotation)}
 
 
 def file_sha256(path: str | Path) -> str:

@@ -67,7 +67,8 @@ def with_confidence(pose: PoseEstimate, model: ConfidenceModel) -> PoseEstimate:
     gets confidence 0: unknown is not trusted."""
     confidence = model.predict(pose.category, pose.features) if pose.features else None
     confidence = 0.0 if confidence is None else confidence
-    return dataclasses.replace(pose, confidence=confidence, detection_score=pose.score, score=pose.score * confidence)
+    return dataclasses.replace(pose, confidence=confidence, detection_score=pose.score, score=pose.score * confidence,
+                               covariance=model.covariance(pose.category, confidence, pose.rotation))
 
 
 class Pipeline:

@@ -156,6 +156,9 @@ class PoseEstimate:
     detection_score: float | None = None  # the segmenter's score, kept when `score` includes the confidence
     #: agreement of the pose head with the keypoint fit (core/confidence.py FEATURE_NAMES); () without keypoints
     features: tuple[float, ...] = ()
+    #: 6x6 covariance of (position, rotation about x, y, z) in the camera frame, m^2 / rad^2, from the
+    #: confidence model's error model (core/confidence.py); None without one
+    covariance: np.ndarray | None = None
 
     @property
     def scale(self) -> float:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..core.types import CATEGORIES
+from ..core.types import CATEGORIES, SYMMETRIC_CATEGORIES
 from .frame_record import FrameRecord
 from .pose_errors import rotation_error_deg, split_srt, translation_error_cm, uses_y_symmetry
 from .report import save_figure
@@ -33,6 +33,10 @@ class ConfidencePairs:
     features: np.ndarray  # (P, F) or (P, 0)
     rotation_deg: np.ndarray
     translation_cm: np.ndarray
+    #: (P, 3) rotation error R_gt^T R_est as a rotation vector in the object frame (rad); for bottle,
+    #: bowl and can only the tilt of the y axis (y component 0: rotation about it is free)
+    rotation_vector: np.ndarray | None = None
+    translation_vector: np.ndarray | None = None  # (P, 3) t_est - t_gt, metres, camera frame
 
     @property
     def within(self) -> np.ndarray:
@@ -43,7 +47,9 @@ class ConfidencePairs:
 
 
 def pair_by_instance_id(records: Iterable[FrameRecord], categories: Sequence[str] = CATEGORIES) -> ConfidencePairs:
-    cats, conf, feats, rot, tra = [], [], [], [], []
+    from scipy.spatial.transform import Rotation
+
+    cats, conf, feats, rot, tra, rotvec, travec = [], [], [], [], [], [], []
     for r in records:
         if not len(r.pred_instance_ids) or not len(r.gt_instance_ids):
             continue
@@ -57,13 +63,20 @@ def pair_by_instance_id(records: Iterable[FrameRecord], categories: Sequence[str
             r_gt, t_gt, _ = split_srt(r.gt_srts[k])
             rot.append(float(rotation_error_deg(r_est, r_gt, uses_y_symmetry(name, bool(r.gt_handle_visible[k])))))
             tra.append(float(translation_error_cm(t_est, t_gt)))
+            travec.append(t_est - t_gt)
+            if name in SYMMETRIC_CATEGORIES:  # the tilt taking the true up axis onto the estimated one
+                up = r_gt.T @ r_est[:, 1]
+                rotvec.append(Rotation.align_vectors(up[None], np.array([[0.0, 1.0, 0.0]]))[0].as_rotvec())
+            else:
+                rotvec.append(Rotation.from_matrix(r_gt.T @ r_est).as_rotvec())
             cats.append(name)
             conf.append(float(r.pred_confidences[j]) if len(r.pred_confidences) else np.nan)
             feats.append(r.pred_features[j] if r.pred_features.size else np.zeros(0))
     width = {len(f) for f in feats}
     features = np.array(feats, np.float64) if len(width) == 1 and width != {0} else np.zeros((len(cats), 0))
     return ConfidencePairs(np.array(cats, dtype=object), np.array(conf, np.float64), features,
-                           np.array(rot, np.float64), np.array(tra, np.float64))
+                           np.array(rot, np.float64), np.array(tra, np.float64),
+                           np.array(rotvec, np.float64).reshape(-1, 3), np.array(travec, np.float64).reshape(-1, 3))
 
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:

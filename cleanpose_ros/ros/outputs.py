@@ -38,7 +38,8 @@ def pose_message(pose: PoseEstimate) -> Pose:
 
 
 def detection_array(poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str) -> Detection3DArray:
-    """One Detection3D per pose: id = instance id, hypothesis = (category, score), bbox = metric box."""
+    """One Detection3D per pose: id = instance id, hypothesis = (category, score, pose with its covariance
+    when the pose has one), bbox = metric box."""
     out = Detection3DArray(header=_header(stamp_ns, frame_id))
     for p in poses:
         det = Detection3D(header=_header(stamp_ns, frame_id), id=str(p.instance_id))
@@ -46,6 +47,8 @@ def detection_array(poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str)
         hyp.hypothesis.class_id = p.category
         hyp.hypothesis.score = float(p.score)
         hyp.pose.pose = pose_message(p)
+        if p.covariance is not None:  # row-major 6x6 (x, y, z, rot x, rot y, rot z); all zero = not estimated
+            hyp.pose.covariance = [float(v) for v in np.asarray(p.covariance, np.float64).ravel()]
         det.results.append(hyp)
         det.bbox.center = pose_message(p)
         det.bbox.size.x, det.bbox.size.y, det.bbox.size.z = (float(v) for v in p.size)

@@ -14,6 +14,7 @@ its AUROC.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from cleanpose_ros.core.confidence import ConfidenceModel, file_sha256, sidecar_path
+    from cleanpose_ros.core.types import SYMMETRIC_CATEGORIES
     from cleanpose_ros.evaluation.predictions import read_predictions
     from cleanpose_ros.evaluation.runner import PREDICTIONS_FILENAME
     from cleanpose_ros.metrics.confidence import pair_by_instance_id, plot_confidence, summarise
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     digests = [file_sha256(p) for p in [args.weights, *args.also_for]]
     model = ConfidenceModel.fit(list(pairs.categories), pairs.features, pairs.within, l2=args.l2,
-                                weights_sha256=digests,
+                                weights_sha256=digests, translation_errors=pairs.translation_vector,
+                                rotation_errors=pairs.rotation_vector, symmetric=sorted(SYMMETRIC_CATEGORIES),
                                 calibration={"data": str(args.data), "split": args.split, "objects": len(pairs),
                                              "weights": args.weights.name, "l2": args.l2,
                                              "pose_source": header["meta"].get("pose_source", "")})
@@ -82,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     model.save(target)
     import numpy as np
 
-    fitted = pairs.__class__(pairs.categories, np.array([model.predict(c, f) for c, f in zip(pairs.categories, pairs.features)],
-                                                        np.float64), pairs.features, pairs.rotation_deg, pairs.translation_cm)
+    fitted = dataclasses.replace(pairs, confidences=np.array(
+        [model.predict(c, f) for c, f in zip(pairs.categories, pairs.features)], np.float64))
     summary = summarise(fitted, header["categories"])
     (out / "calibration.json").write_text(json.dumps(summary, indent=1) + "\n")
     plot_confidence(fitted, out, title="(calibration split, in-sample)")

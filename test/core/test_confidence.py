@@ -112,3 +112,31 @@ def test_published_score_is_detection_score_times_confidence():
     # no features (no keypoint fit) or an uncalibrated category: confidence 0, never a made-up value
     assert with_confidence(dataclasses.replace(pose, features=()), model).score == 0.0
     assert with_confidence(dataclasses.replace(pose, category="bowl"), model).confidence == 0.0
+
+
+def test_covariance_from_the_error_model_grows_as_confidence_falls_and_frees_the_symmetry_axis():
+    rng = np.random.default_rng(9)
+    cats, feats, labels = _synthetic(rng, 400)
+    cats = np.array(["can", "laptop"] * 200, dtype=object)
+    # errors 4x larger where the object is wrong: 1 cm / 3 deg when right, 4 cm / 12 deg when wrong
+    scale = np.where(labels, 1.0, 4.0)[:, None]
+    t_err = 0.01 * scale * rng.normal(size=(400, 3)) / np.sqrt(3)
+    r_err = math.radians(3) * scale * rng.normal(size=(400, 3)) / np.sqrt(3)
+    r_err[cats == "can", 1] = 0.0  # the pairing gives cans only the tilt
+    model = ConfidenceModel.fit(list(cats), feats, labels, translation_errors=t_err, rotation_errors=r_err,
+                                symmetric=["can"])
+    r = random_rotation(rng)
+    high, low = model.covariance("laptop", 0.95, r), model.covariance("laptop", 0.05, r)
+    assert high.shape == (6, 6) and np.allclose(high, high.T)
+    assert np.all(np.linalg.eigvalsh(high) > 0)
+    assert low[0, 0] > 3 * high[0, 0] and np.trace(low[3:, 3:]) > 3 * np.trace(high[3:, 3:])
+    assert 0.5 * (0.01 ** 2 / 3) < high[0, 0] < 4 * (0.04 ** 2 / 3)
+    np.testing.assert_allclose(high[:3, :3], np.eye(3) * high[0, 0])
+    # a can: the rotation block, seen in the object's own frame, frees the y axis only
+    can = model.covariance("can", 0.9, r)
+    in_object = r.T @ can[3:, 3:] @ r
+    assert in_object[1, 1] == pytest.approx(1e6) and in_object[0, 0] < 0.1 and in_object[2, 2] < 0.1
+    # a file round trip keeps the error model; a model without one gives no covariance
+    again = ConfidenceModel.from_json(json.loads(json.dumps(model.to_json())))
+    np.testing.assert_array_equal(again.covariance("laptop", 0.5, r), model.covariance("laptop", 0.5, r))
+    assert ConfidenceModel.fit(list(cats), feats, labels).covariance("laptop", 0.5, r) is None

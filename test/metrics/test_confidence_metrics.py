@@ -59,6 +59,11 @@ def test_pairs_by_instance_id_with_symmetry_aware_labels():
     np.testing.assert_allclose(pairs.rotation_deg, [0.0, 0.0, 20.0], atol=1e-6)
     np.testing.assert_allclose(pairs.translation_cm, [0.0, 1.0, 0.0], atol=1e-9)
     assert pairs.within.tolist() == [True, True, False] and pairs.features.shape == (3, 5)
+    # per-axis errors for the covariance: the bottle's turn about its axis costs nothing; the mug is not
+    # symmetric for the covariance (its handle direction is what a grasp needs), the laptop's tilt is about x
+    np.testing.assert_allclose(pairs.rotation_vector, [[0, 0, 0], [0, math.radians(90), 0], [math.radians(20), 0, 0]],
+                               atol=1e-9)
+    np.testing.assert_allclose(pairs.translation_vector, [[0, 0, 0], [0.01, 0, 0], [0, 0, 0]], atol=1e-12)
     summary = summarise(pairs)
     assert summary["auroc"] == 1.0 and summary["objects"] == 3
     assert summary["top_fraction_within"]["0.50"] == 1.0 and summary["top_fraction_within"]["1.00"] == pytest.approx(2 / 3)

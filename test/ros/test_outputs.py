@@ -92,3 +92,14 @@ def test_point_cloud_layout():
     data = np.frombuffer(bytes(msg.data), "<f4").reshape(4, 4)
     np.testing.assert_array_equal(data[:, :3], pts)
     np.testing.assert_array_equal(data[:, 3], [5, 5, 5, 9])
+
+
+def test_detection_carries_the_pose_covariance_when_the_pose_has_one():
+    import dataclasses
+
+    cov = np.diag([1e-4, 2e-4, 3e-4, 0.01, 1e6, 0.02])
+    cov[3, 5] = cov[5, 3] = 0.001
+    poses = [dataclasses.replace(_pose(3, "can", 0.4), covariance=cov), _pose(4, "mug", 1.0)]
+    msg = outputs.detection_array(poses, STAMP, FRAME)
+    np.testing.assert_array_equal(np.reshape(msg.detections[0].results[0].pose.covariance, (6, 6)), cov)
+    assert not np.any(msg.detections[1].results[0].pose.covariance)  # no covariance: all zero (not estimated)
