@@ -16,6 +16,7 @@ from typing import Any, Mapping, TypeVar
 import yaml
 
 from .errors import ConfigError
+from .plausibility import PlausibilityConfig
 from .types import CATEGORIES
 
 T = TypeVar("T")
@@ -203,6 +204,8 @@ class PipelineConfig:
     # where a pose's rotation comes from (core/postprocess.py POSE_SOURCES): the direct pose head,
     # a similarity fit of the predicted keypoint NOCS to the 3D keypoints, or the mean of both
     pose_source: str = "direct"
+    # which decoded poses agree with their own points (core/plausibility.py); the others are refused
+    plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
 
     def __post_init__(self) -> None:
         _check(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")

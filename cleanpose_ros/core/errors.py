@@ -29,6 +29,7 @@ class InputError(CleanPoseError, ValueError):
         "unknown_encoding",    # image encoding we cannot convert
         "unknown_category",    # category name or id outside the configured set
         "missing_camera_info", # no intrinsics for the frame
+        "implausible_camera_info",  # intrinsics no real camera has (principal point off the image, field of view > 170 deg)
         "stale",               # frame older than the allowed age
         "out_of_order",        # stamp older than one already processed
         "bad_message",         # anything else structurally wrong with a message

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 from .confidence import ConfidenceModel
 from .config import PipelineConfig
 from .errors import ConfigError
+from .plausibility import implausibility
 from .postprocess import decode_poses
 from .preprocess import preprocess_instances
-from .types import Frame, FrameResult, Instance, PoseEstimate
+from .types import Frame, FrameResult, Instance, ObjectBatch, PoseEstimate
 
 if TYPE_CHECKING:  # engines/base.py is torch-free, but keep core's import graph minimal
     from ..engines.base import Engine, ModelInfo
@@ -114,6 +115,19 @@ class Pipeline:
         return build_pipeline(weights, engine=engine, device=device, config=config, seed=seed, warm_up=warm_up,
                               **engine_options)
 
+    def _plausible(self, poses: list[PoseEstimate], batch: ObjectBatch, rejected: list[tuple[int, str]]
+                   ) -> list[PoseEstimate]:
+        """The poses that agree with their own observed points; the others go to `rejected`."""
+        row = {instance_id: i for i, instance_id in enumerate(batch.instance_ids)}
+        kept = []
+        for pose in poses:
+            reason = implausibility(pose, batch.points[row[pose.instance_id]], self._config.plausibility)
+            if reason is None:
+                kept.append(pose)
+            else:
+                rejected.append((pose.instance_id, reason))
+        return kept
+
     def warm_up(self, num_objects: int = 1) -> float:
         """Run the engine once on well-formed dummy inputs; returns the milliseconds it took.
 
@@ -184,6 +198,7 @@ class Pipeline:
         if batch is not None and outputs is not None:
             poses, refused = decode_poses(outputs, batch, self._config.pose_source)
             rejected.extend(refused)
+            poses = self._plausible(poses, batch, rejected)
             model = self._confidence
             if model is not None:
                 poses = [with_confidence(p, model) for p in poses]

@@ -9,6 +9,7 @@ Conventions (used everywhere in this package):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -32,6 +33,10 @@ def category_index(name: str, categories: Sequence[str] = CATEGORIES) -> int:
         raise InputError("unknown_category", f"category {name!r} is not one of {list(categories)}") from None
 
 
+#: Widest field of view accepted for pinhole intrinsics (fisheye lenses need undistortion first).
+MAX_FIELD_OF_VIEW_DEG = 170.0
+
+
 @dataclass(frozen=True)
 class CameraIntrinsics:
     """Pinhole intrinsics of the (colour-aligned) depth image, pixels."""
@@ -49,6 +54,17 @@ class CameraIntrinsics:
             raise InputError("missing_camera_info", f"invalid intrinsics fx={self.fx} fy={self.fy} cx={self.cx} cy={self.cy}")
         if self.width <= 0 or self.height <= 0:
             raise InputError("missing_camera_info", f"invalid image size {self.width}x{self.height}")
+        # A principal point off the image or a focal length near zero back-projects the depth to points
+        # metres away: poses kilometres off with boxes of hundreds of metres. No real camera is like that.
+        fov_x = 2.0 * math.degrees(math.atan(0.5 * self.width / self.fx))
+        fov_y = 2.0 * math.degrees(math.atan(0.5 * self.height / self.fy))
+        if not (0.0 <= self.cx <= self.width and 0.0 <= self.cy <= self.height):
+            raise InputError("implausible_camera_info", f"principal point ({self.cx}, {self.cy}) lies outside the "
+                             f"{self.width}x{self.height} image")
+        if max(fov_x, fov_y) > MAX_FIELD_OF_VIEW_DEG:
+            raise InputError("implausible_camera_info", f"fx={self.fx}, fy={self.fy} give a {max(fov_x, fov_y):.0f} deg "
+                             f"field of view at {self.width}x{self.height} (> {MAX_FIELD_OF_VIEW_DEG:.0f}): "
+                             "the focal length is not in pixels of this image")
 
     @property
     def matrix(self) -> np.ndarray:

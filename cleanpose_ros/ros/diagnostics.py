@@ -15,6 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from ..core import pipeline, postprocess
 from ..core.errors import InputError
+from ..core.plausibility import PLAUSIBILITY_REASONS
 from .converters import ns_to_stamp
 
 #: Ways a message or frame is dropped without being wrong: the synchroniser found no partner for a
@@ -25,7 +26,8 @@ DROP_KINDS = ("superseded", "unmatched")
 #: so a monitor sees a zero instead of a missing key.
 REJECT_REASONS = (*InputError.REASONS, pipeline.REJECT_UNKNOWN_CATEGORY, pipeline.REJECT_CATEGORY_DISABLED,
                   pipeline.REJECT_LOW_SCORE, pipeline.REJECT_MAX_OBJECTS, postprocess.REJECT_NON_FINITE,
-                  postprocess.REJECT_DEGENERATE_ROTATION, postprocess.REJECT_INVALID_SIZE)
+                  postprocess.REJECT_DEGENERATE_ROTATION, postprocess.REJECT_INVALID_SIZE,
+                  postprocess.REJECT_DEGENERATE_FIT, pipeline.REJECT_DUPLICATE_ID, *PLAUSIBILITY_REASONS)
 
 
 @dataclass(frozen=True)

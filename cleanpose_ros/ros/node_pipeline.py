@@ -40,5 +40,6 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
                                      min_points=f.min_points)
     pipeline_config = dataclasses.replace(base.config, preprocess=preprocess, score_threshold=f.score_threshold,
                                           max_objects=f.max_objects, enabled_categories=tuple(f.enabled_categories),
-                                          pose_source=inf.pose_source)
+                                          pose_source=inf.pose_source,
+                                          plausibility=dataclasses.replace(base.config.plausibility, enabled=f.plausibility))
     return Pipeline(base.engine, pipeline_config, seed=inf.seed, confidence=base.confidence_model)

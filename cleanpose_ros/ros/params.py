@@ -62,6 +62,8 @@ class FilterParams:
     min_depth_m: float = param_field(0.1, "depths below this count as missing")
     max_depth_m: float = param_field(3.0, "depths above this count as missing")
     min_points: int = param_field(32, "instances with fewer valid depth pixels are refused")
+    plausibility: bool = param_field(True, "refuse poses that disagree with their own points: implausible_centre, "
+                                           "implausible_size, unsupported_box (core/plausibility.py)")
 
     def __post_init__(self) -> None:
         require(0.0 <= self.score_threshold <= 1.0, f"score_threshold must be in [0, 1], got {self.score_threshold}")

@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="work folder (default: runs/calibrate_<weights stem>)")
     p.add_argument("--model-out", type=Path, help="model file (default: <weights folder>/<stem>.confidence.json)")
     p.add_argument("--l2", type=float, default=1.0, help="L2 penalty on the standardised weights (default 1)")
+    p.add_argument("--params", type=Path, help="the node's params file (default: the node's defaults)")
     p.add_argument("--threads", type=int, help="CPU threads for inference")
     p.add_argument("--limit", type=int, default=0, help="use only the first N frames (0 = all)")
     return p
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                "--out", str(out), "--confidence", "none", "--no-plots"]
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if args.params:
+        command += ["--params", str(args.params)]
     if args.limit:
         command += ["--limit", str(args.limit)]
     rc = evaluate(command)

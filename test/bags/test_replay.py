@@ -22,7 +22,9 @@ from cleanpose_ros.tools import replay as replay_tool
 from .conftest import FRAMES
 
 T = BagTopics()
-COMMON = ["--no-plots", "--threads", "1"]
+# untrained test weights: their garbage boxes would be refused by the plausibility check (fixture explains)
+UNTRAINED = Path(__file__).resolve().parents[1] / "fixtures" / "params_untrained.yaml"
+COMMON = ["--no-plots", "--threads", "1", "--params", str(UNTRAINED)]
 
 
 @pytest.fixture(scope="module")

@@ -152,7 +152,11 @@ def test_fit_pose_sources_need_an_engine_that_says_it_has_keypoints(engine, scen
     """The check asks the engine (no start-up inference): a torch engine has the keypoint outputs; an
     engine that lists only the base outputs (an old ONNX graph) is refused at construction."""
     counting = CountingEngine(engine)
-    config = dataclasses.replace(Pipeline(engine).config, pose_source="fused")
+    from cleanpose_ros.core.plausibility import PlausibilityConfig
+
+    # the test engine is untrained: its boxes are garbage the plausibility check would refuse
+    config = dataclasses.replace(Pipeline(engine).config, pose_source="fused",
+                                 plausibility=PlausibilityConfig(enabled=False))
     pipe = Pipeline(counting, config)
     assert counting.batch_sizes == []  # constructing it ran nothing
     frame, instances = scene

@@ -25,6 +25,25 @@ def test_intrinsics_reject_garbage():
         CameraIntrinsics(float("nan"), 500, 320, 240, 640, 480)
 
 
+@pytest.mark.parametrize("fx, fy, cx, cy, what", [
+    (591.0, 590.0, 5000.0, 244.0, "principal point"),   # far right of a 640 px image
+    (591.0, 590.0, 322.0, -300.0, "principal point"),   # above it
+    (0.5, 0.5, 320.0, 240.0, "field of view"),          # focal length near zero: ~180 deg
+    (20.0, 590.0, 320.0, 240.0, "field of view"),       # 172 deg horizontally
+])
+def test_intrinsics_no_real_camera_has_are_refused(fx, fy, cx, cy, what):
+    with pytest.raises(InputError, match=what) as e:
+        CameraIntrinsics(fx, fy, cx, cy, 640, 480)
+    assert e.value.reason == "implausible_camera_info"
+
+
+def test_real_cameras_pass_the_intrinsics_check():
+    for k in ((591.0125, 590.16775, 322.525, 244.11084), (577.5, 577.5, 319.5, 239.5),  # REAL275, CAMERA25
+              (385.0, 385.0, 320.0, 240.0), (1400.0, 1400.0, 960.0, 540.0)):          # D435 640 px, a 1080p camera
+        CameraIntrinsics(*k, 640 if k[0] < 1000 else 1920, 480 if k[0] < 1000 else 1080)
+    CameraIntrinsics(60.0, 60.0, 320.0, 240.0, 640, 480)  # a 158 deg wide angle (undistorted) is still accepted
+
+
 def test_category_index():
     assert category_index("bottle") == 0 and category_index("mug") == 5
     with pytest.raises(InputError) as e:

@@ -12,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "test" / "fixtures" / "nocs_mini"
+# untrained test weights: their garbage boxes would be refused by the plausibility check (fixture explains)
+UNTRAINED = ["--params", str(ROOT / "test" / "fixtures" / "params_untrained.yaml")]
 
 pytest.importorskip("torch")
 
@@ -37,7 +39,7 @@ def test_evaluate_tool_end_to_end_on_fixture(tmp_path, checkpoint, caplog, sourc
     reader = NocsReader(FIXTURE, source=source, split=split)
     out = tmp_path / "eval"
     args = ["--data", str(FIXTURE), "--source", source, "--split", split, "--weights", str(checkpoint),
-            "--out", str(out), "--threads", "1"]
+            "--out", str(out), "--threads", "1", *UNTRAINED]
     assert main(args) == 0
     for name in ("predictions.jsonl", "metrics.json", "metrics.txt", "ap_vs_iou.png", "ap_vs_rotation.png",
                  "ap_vs_translation.png"):
@@ -125,7 +127,7 @@ def test_evaluate_tool_with_segmentation_results(tmp_path, checkpoint):
         expected[rel] = (class_ids, scores)
     out = tmp_path / "eval"
     assert main(["--data", str(FIXTURE), "--weights", str(checkpoint), "--segmentation", str(seg),
-                 "--no-plots", "--out", str(out)]) == 0
+                 "--no-plots", "--out", str(out), *UNTRAINED]) == 0
     _, records = read_predictions(out / "predictions.jsonl")
     for rec in records:
         class_ids, scores = expected[rec.frame_id]
@@ -158,13 +160,13 @@ def test_calibrated_confidence_enters_scores_predictions_and_metrics(tmp_path, c
 
     model_path = tmp_path / "lite.confidence.json"
     assert calibrate(["--data", str(FIXTURE), "--weights", str(checkpoint), "--out", str(tmp_path / "calib"),
-                      "--model-out", str(model_path), "--threads", "1"]) == 0
+                      "--model-out", str(model_path), "--threads", "1", *UNTRAINED]) == 0
     model = ConfidenceModel.load(model_path)
     assert model.weights_sha256 == (file_sha256(checkpoint),) and model.calibration["objects"] > 0
     assert (tmp_path / "calib" / "reliability.png").is_file() and (tmp_path / "calib" / "risk_coverage.png").is_file()
     out = tmp_path / "eval"
     assert evaluate(["--data", str(FIXTURE), "--weights", str(checkpoint), "--out", str(out), "--threads", "1",
-                     "--confidence", str(model_path)]) == 0
+                     "--confidence", str(model_path), *UNTRAINED]) == 0
     _, records = read_predictions(out / "predictions.jsonl")
     assert sum(r.num_pred for r in records) > 0
     for rec in records:
@@ -176,7 +178,7 @@ def test_calibrated_confidence_enters_scores_predictions_and_metrics(tmp_path, c
     assert (out / "reliability.png").is_file()
     off = tmp_path / "eval_off"
     assert evaluate(["--data", str(FIXTURE), "--weights", str(checkpoint), "--out", str(off), "--threads", "1",
-                     "--confidence", "none", "--no-plots"]) == 0
+                     "--confidence", "none", "--no-plots", *UNTRAINED]) == 0
     _, plain = read_predictions(off / "predictions.jsonl")
     assert all((r.pred_scores == 1.0).all() and len(r.pred_confidences) == 0 for r in plain)
     assert "confidence" not in json.loads((off / "metrics.json").read_text())

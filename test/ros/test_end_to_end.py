@@ -298,6 +298,12 @@ def _barrage(probe: Probe, node_proc, camera_stopped_ns: int) -> None:
     msgs["info"].k = [0.0] * 9  # what an uncalibrated driver publishes
     expect("missing_camera_info", msgs, probe.now_ns())
 
+    msgs = good()
+    k = list(msgs["info"].k)
+    k[2] = 50.0 * w  # principal point far off the image: points (and poses) would land kilometres away
+    msgs["info"].k = k
+    expect("implausible_camera_info", msgs, probe.now_ns())
+
     # Still alive and still correct after all of it.
     final_stamp = probe.now_ns()
     send(good(), final_stamp)
