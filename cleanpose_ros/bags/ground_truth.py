@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.geometry import quaternion_to_rotation, rotation_to_quaternion
+from ..core.types import parse_ascii_int
 from .errors import BagError
 
 SCHEMA = "cleanpose-ground-truth"
@@ -103,13 +104,13 @@ class BagGroundTruth:
         for det in msg.detections:
             if not det.results:
                 raise BagError(f"ground-truth detection {det.id!r} of frame {frame_name} has no hypothesis")
-            try:
-                ids.append(int(det.id))
-            except ValueError:
-                raise BagError(f"ground-truth detection id {det.id!r} of frame {frame_name} is not an integer") from None
+            instance_id = parse_ascii_int(det.id)
+            if instance_id is None:
+                raise BagError(f"ground-truth detection id {det.id!r} of frame {frame_name} is not an integer")
+            ids.append(instance_id)
             class_id = det.results[0].hypothesis.class_id
-            names.append(categories[int(class_id) - 1] if class_id.isdigit() and 1 <= int(class_id) <= len(categories)
-                         else class_id)
+            number = parse_ascii_int(class_id)
+            names.append(categories[number - 1] if number is not None and 1 <= number <= len(categories) else class_id)
             c = det.bbox.center
             rots.append(quaternion_to_rotation([c.orientation.x, c.orientation.y, c.orientation.z, c.orientation.w]))
             trans.append([c.position.x, c.position.y, c.position.z])

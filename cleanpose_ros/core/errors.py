@@ -33,6 +33,8 @@ class InputError(CleanPoseError, ValueError):
         "stale",               # frame older than the allowed age
         "out_of_order",        # stamp older than one already processed
         "bad_message",         # anything else structurally wrong with a message
+        "invalid_score",       # a detection score that is NaN or outside [0, 1]
+        "mask_without_detection",  # an instance id in the mask that no detection names (counted, not posed)
     )
 
     def __init__(self, reason: str, message: str) -> None:

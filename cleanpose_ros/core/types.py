@@ -10,6 +10,7 @@ Conventions (used everywhere in this package):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -23,6 +24,16 @@ CATEGORIES: tuple[str, ...] = ("bottle", "bowl", "camera", "can", "laptop", "mug
 SYMMETRIC_CATEGORIES: frozenset[str] = frozenset({"bottle", "bowl", "can"})
 #: the categories whose rotation about the up axis (yaw) can be seen: the non-symmetric ones
 YAW_OBSERVABLE_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in SYMMETRIC_CATEGORIES)
+
+
+#: ASCII digits only: str.isdigit() and int() also take other scripts' digits and superscripts ('²' passes
+#: isdigit() and then fails int()), and int() takes '+3', ' 3' and '1_0'. Ids in messages must be plain.
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_ascii_int(text: str) -> int | None:
+    """`text` as a non-negative integer when it is ASCII digits and nothing else, else None."""
+    return int(text) if _ASCII_DIGITS.fullmatch(text) else None
 
 
 def category_index(name: str, categories: Sequence[str] = CATEGORIES) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.types import CATEGORIES, CameraIntrinsics, Frame, Instance
+from ..core.types import CATEGORIES, CameraIntrinsics, Frame, Instance, parse_ascii_int
 
 if TYPE_CHECKING:
     from builtin_interfaces.msg import Time
@@ -202,9 +202,9 @@ def _check_mask_shape(mask: np.ndarray, frame_shape: tuple[int, int]) -> None:
 
 
 def category_from_class_id(class_id: str, categories: Sequence[str] = CATEGORIES) -> str:
-    """A hypothesis class_id names a category, or gives its NOCS class id (1-based) as digits."""
+    """A hypothesis class_id names a category, or gives its NOCS class id (1-based) as ASCII digits."""
     name = class_id.strip()
-    if name.isdigit():
+    if parse_ascii_int(name) is not None:
         index = int(name) - 1
         if 0 <= index < len(categories):
             return categories[index]
@@ -220,8 +220,10 @@ def instances_from_detections(mask_ids: np.ndarray, detections: Detection2DArray
     """Instance-id mask + Detection2DArray -> instances and per-detection refusals.
 
     Each detection's `id` is the instance's value in the mask; its best hypothesis (highest
-    score) names the category. Refusals are (instance_id or -1, reason): an id that is not an
-    integer or repeats is 'bad_message', an id absent from the mask is 'empty_mask'.
+    score) names the category. Refusals are (instance_id or -1, reason): an id that is not ASCII
+    digits or repeats is 'bad_message', a hypothesis score that is NaN or outside [0, 1] is
+    'invalid_score' (the score ranks and gates objects: a made-up one must not pass), an id absent
+    from the mask is 'empty_mask', and a mask id no detection names is 'mask_without_detection'.
     """
     _check_mask_shape(mask_ids, frame_shape)
     present = set(np.unique(mask_ids).tolist())
@@ -229,16 +231,19 @@ def instances_from_detections(mask_ids: np.ndarray, detections: Detection2DArray
     rejected: list[tuple[int, str]] = []
     seen: set[int] = set()
     for det in detections.detections:
-        try:
-            instance_id = int(det.id)
-        except ValueError:
+        instance_id = parse_ascii_int(det.id)
+        if instance_id is None:
             rejected.append((-1, "bad_message"))
             continue
         if instance_id <= 0 or instance_id in seen or not det.results:
             rejected.append((instance_id, "bad_message"))
             continue
         seen.add(instance_id)
-        best = max(det.results, key=lambda r: r.hypothesis.score)
+        scores = [float(r.hypothesis.score) for r in det.results]
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in scores):
+            rejected.append((instance_id, "invalid_score"))
+            continue
+        best = det.results[int(np.argmax(scores))]  # first of equal scores
         try:
             category = category_from_class_id(best.hypothesis.class_id, categories)
         except InputError as e:
@@ -247,9 +252,9 @@ def instances_from_detections(mask_ids: np.ndarray, detections: Detection2DArray
         if instance_id not in present:
             rejected.append((instance_id, "empty_mask"))
             continue
-        score = float(best.hypothesis.score)
         instances.append(Instance(instance_id=instance_id, category=category, mask=mask_ids == instance_id,
-                                  score=score if math.isfinite(score) else 0.0))
+                                  score=float(best.hypothesis.score)))
+    rejected.extend((int(v), "mask_without_detection") for v in sorted(present - seen - {0}))
     return instances, rejected
 
 

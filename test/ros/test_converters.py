@@ -162,3 +162,32 @@ def test_frame_from_messages_checks_depth_and_sizes():
         assert e.value.reason == reason
     with pytest.raises(InputError, match="size_mismatch"):
         cv.frame_from_messages(color, depth, CameraIntrinsics(100.0, 100.0, 3.5, 2.5, 640, 480))
+
+
+def test_ids_and_class_ids_are_ascii_digits_only():
+    mask = np.zeros((6, 8), np.int64)
+    mask[1:3, 1:4] = 3
+    mask[4:6, 5:8] = 7
+    # '²' passes str.isdigit() and then fails int(): it must be an unknown category, not an exception
+    # that drops the frame with its good objects; Arabic-Indic digits, '+3' and ' 7' are no ids
+    instances, rejected = cv.instances_from_detections(mask, _detections(("3", "²", 0.9), ("7", "mug", 0.8)), (6, 8))
+    assert [(i.instance_id, i.category) for i in instances] == [(7, "mug")] and rejected == [(3, "unknown_category")]
+    for bad_id in ("\u0663", "+3", " 7", "3_0", "3.0", ""):
+        _, rej = cv.instances_from_detections(mask, _detections((bad_id, "mug", 0.9)), (6, 8))
+        assert rej[0] == (-1, "bad_message"), bad_id
+    with pytest.raises(InputError, match="unknown_category"):
+        cv.category_from_class_id("\u0665")  # Arabic-Indic five
+    assert cv.category_from_class_id(" 5 ") == "laptop"
+
+
+def test_scores_outside_0_1_or_nan_are_refused_and_unnamed_mask_ids_counted():
+    mask = np.zeros((6, 8), np.int64)
+    mask[1:3, 1:4] = 3
+    mask[4:6, 5:8] = 7
+    mask[0, 0] = 9  # a mask id no detection names
+    for bad in (7.0, -0.1, float("nan"), float("inf")):
+        instances, rejected = cv.instances_from_detections(mask, _detections(("3", "mug", bad), ("7", "mug", 0.8)), (6, 8))
+        assert [i.instance_id for i in instances] == [7] and instances[0].score == 0.8
+        assert rejected == [(3, "invalid_score"), (9, "mask_without_detection")], bad
+    instances, rejected = cv.instances_from_detections(mask, _detections(("3", "mug", 1.0), ("7", "mug", 0.0)), (6, 8))
+    assert [i.score for i in instances] == [1.0, 0.0] and rejected == [(9, "mask_without_detection")]
