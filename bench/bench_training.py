@@ -7,7 +7,8 @@ data path (PNG decoding + preprocessing in DataLoader workers) against the sampl
 
 Builds the data folder's sample cache first when it is missing (progress bar; resumable). Prints the
 machine and a markdown table: samples/s, seconds per step and the per-phase means (data wait,
-forward + loss, backward, optimiser, health signal). On a machine also running something else,
+forward + loss, backward, optimiser, health signal). The last row adds torch.compile of the network's
+parts (TrainConfig.compile; its warm-up steps absorb the compilation). On a machine also running something else,
 compare the ratio between rows, not the absolute numbers.
 """
 from __future__ import annotations
@@ -51,15 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     from cleanpose_ros.training.config import TrainConfig, load_train_config
 
     base = load_train_config(args.config)
-    variants = [("uncached, 2 workers", False, 2), ("sample cache, 1 worker", True, 1),
-                ("sample cache, 2 workers", True, 2)]
+    variants = [("uncached, 2 workers", False, 2, False), ("sample cache, 1 worker", True, 1, False),
+                ("sample cache, 2 workers", True, 2, False), ("sample cache, 1 worker, compiled", True, 1, True)]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cache, workers in variants:
+        for name, cache, workers, compiled in variants:
             data = [{"path": args.data, "source": "real", "split": "train", "cache": cache}]
             cfg = from_dict(TrainConfig, {**to_dict(base), "data": data, "steps": 2 * args.steps,
                                           "log_every": args.steps, "checkpoint_every": 10 ** 9,
-                                          "num_workers": workers, "threads": args.threads, "init_from": None})
+                                          "num_workers": workers, "threads": args.threads, "init_from": None,
+                                          "compile": compiled})
             cfg = replace(cfg, teacher=base.teacher if base.teacher and Path(base.teacher).is_file() else None)
             results.append(_variant_row(name, cfg, Path(tmp) / name.replace(" ", "_").replace(",", "")))
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(str(r[c]) if isinstance(r[c], str) else f"{r[c]:.3f}" for c in cols) + " |")
     ratio = results[1]["samples/s"] / results[0]["samples/s"]
     print(f"\nsample cache (1 worker) / uncached: {ratio:.2f}x object samples per second")
+    ratio = results[3]["samples/s"] / results[0]["samples/s"]
+    print(f"sample cache (1 worker) + torch.compile / uncached: {ratio:.2f}x object samples per second "
+          "(the compiled row's timed window starts after the compilation)")
     return 0
 
 

@@ -18,7 +18,7 @@ mkdir -p "$RUN"
 STATE="${CLEANPOSE_RESUME_FROM:-weights/training_state/lite_orient.pt}"
 RESUME=()
 [ "$CONFIG" = config/train/lite_orient.yaml ] && [ -f "$STATE" ] && RESUME=(--resume-from "$STATE")
-OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" nohup nice -n 10 .venv/bin/cleanpose-train \
+TORCHINDUCTOR_COMPILE_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" nohup nice -n 10 .venv/bin/cleanpose-train \
   --config "$CONFIG" --out "$RUN" "${RESUME[@]}" >> "$RUN/train.log" 2>&1 &
 echo $! > "$RUN/train.pid"
 echo "training in the background: pid $(cat "$RUN/train.pid"), log $RUN/train.log"

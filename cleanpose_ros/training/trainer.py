@@ -136,6 +136,8 @@ class Trainer:
         # the seed also drives the network's own generator (in-network augmentation, queue sampling)
         self.model = CleanPose(self.model_config, seed=cfg.seed).to(self.device)
         self.objective = TrainingObjective(self.model_config)
+        if cfg.compile:
+            compile_parts(self.model)
         self.teacher_description = "none (no distillation)"
         if cfg.teacher:
             from ..model.teacher import describe_teacher, load_teacher
@@ -290,8 +292,23 @@ class Trainer:
         log.info("confounder queue initialised from %d batches", used)
 
 
+#: Parts of the network compiled when TrainConfig.compile is set. Each compiles without graph breaks;
+#: the network's forward_train around them (queue sampling, augmentation, dict outputs) stays eager.
+#: Measured at 1 thread (lite, batch 24, cached data): 514 -> 425 ms a step, compilation ~40 s.
+COMPILED_PARTS = ("point_encoder", "image_encoder", "keypoints", "aggregator", "nocs_head", "pose_head")
+
+
+def compile_parts(model: torch.nn.Module) -> None:
+    """torch.compile the COMPILED_PARTS in place (nn.Module.compile keeps state_dict keys unchanged)."""
+    for name in COMPILED_PARTS:
+        part = getattr(model, name, None)
+        if part is not None:
+            part.compile(dynamic=False)
+    log.info("compiled with torch.compile: %s (the first steps include the compilation)", ", ".join(COMPILED_PARTS))
+
+
 def with_steps(cfg: TrainConfig, steps: int) -> TrainConfig:
     return replace(cfg, steps=steps)
 
 
-__all__ = ["Trainer", "cyclic_lr", "latest_checkpoint", "resolve_device", "with_steps"]
+__all__ = ["COMPILED_PARTS", "Trainer", "compile_parts", "cyclic_lr", "latest_checkpoint", "resolve_device", "with_steps"]

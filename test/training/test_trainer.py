@@ -162,3 +162,39 @@ def test_time_budget_stops_with_a_checkpoint_and_cached_source_trains(tiny_datas
     rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
     assert int(rows[-1]["step"]) == trainer.step and float(rows[-1]["object_samples_per_sec"]) > 0
     assert "health/fit_rot_deg/oriented" in rows[-1] or "health/fit_rot_deg/bottle" in rows[-1]
+
+
+@pytest.mark.slow
+def test_compiled_network_computes_what_the_eager_one_does_and_trains(tiny_dataset, tmp_path):
+    """TrainConfig.compile: with the same weights the compiled parts give the eager outputs (to float
+    rounding: inductor reorders arithmetic); a compiled run trains and writes checkpoints an uncompiled
+    model loads. (Whole runs are not compared: Adam's first steps turn rounding-level gradient
+    differences into lr-sized weight differences.)"""
+    import copy
+    import dataclasses
+
+    from cleanpose_ros.model.checkpoint import load_checkpoint
+    from cleanpose_ros.model.config import load_model_config
+    from cleanpose_ros.model.network import example_inputs
+    from cleanpose_ros.tools.train import build_datasets
+    from cleanpose_ros.training.trainer import compile_parts
+
+    torch.set_num_threads(1)
+    eager = _trainer(tiny_dataset, tmp_path / "eager", 2)
+    eager.run(progress=False)
+    model = eager.model.eval()
+    compiled = copy.deepcopy(model)
+    compile_parts(compiled)
+    inputs = example_inputs(model.config, batch=3, seed=1)
+    with torch.no_grad():
+        want, got = model(**inputs), compiled(**inputs)
+    for key in ("rotation", "translation", "size", "kpt_nocs"):
+        assert float((want[key] - got[key]).abs().max()) < 1e-4, key
+    cfg = dataclasses.replace(_cfg(tiny_dataset, 2), compile=True)
+    mc = load_model_config(cfg.model)
+    run = Trainer(cfg, tmp_path / "compiled", build_datasets(cfg, mc), model_config=mc)
+    run.run(progress=False)
+    rows = list(csv.DictReader((tmp_path / "compiled" / "metrics.csv").open()))
+    assert len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
+    loaded = load_checkpoint(latest_checkpoint(tmp_path / "compiled"))
+    assert loaded.model.state_dict().keys() == eager.model.state_dict().keys()
