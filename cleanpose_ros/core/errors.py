@@ -31,6 +31,7 @@ class InputError(CleanPoseError, ValueError):
         "missing_camera_info", # no intrinsics for the frame
         "implausible_camera_info",  # intrinsics no real camera has (principal point off the image, field of view > 170 deg)
         "stale",               # frame older than the allowed age
+        "future_stamp",        # frame stamped further ahead of the node's clock than allowed
         "out_of_order",        # stamp older than one already processed
         "bad_message",         # anything else structurally wrong with a message
         "invalid_score",       # a detection score that is NaN or outside [0, 1]

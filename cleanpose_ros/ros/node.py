@@ -221,6 +221,10 @@ class CleanPoseNode(Node):
         age_ns = self.get_clock().now().nanoseconds - item.stamp_ns
         if max_age_ns > 0 and age_ns > max_age_ns:
             raise InputError("stale", f"frame is {age_ns / 1e6:.0f} ms old (max_age_ms {self.config.sync.max_age_ms})")
+        max_future_ns = int(self.config.sync.max_future_ms * 1e6)
+        if max_future_ns > 0 and -age_ns > max_future_ns:
+            raise InputError("future_stamp", f"frame is stamped {-age_ns / 1e6:.0f} ms ahead of the node's clock "
+                             f"(max_future_ms {self.config.sync.max_future_ms}): is the camera's clock set?")
         frame = converters.frame_from_messages(item.color, item.depth, self._intrinsics(self._camera_info_for(item.stamp_ns)))
         mask = converters.image_to_mask(item.mask)
         if item.detections is not None:
@@ -236,6 +240,11 @@ class CleanPoseNode(Node):
 
     def _publish(self, frame: Frame, instances: Sequence[Instance], result: FrameResult) -> None:
         frame_id = self.config.output.frame_id or frame.frame_id
+        if not frame_id.strip():
+            frame_id = self.config.output.fallback_frame_id
+            if self.health.should_log("empty_frame_id", 5.0):
+                self.get_logger().warning(f"the colour image has an empty header.frame_id and output.frame_id is not set: "
+                                          f"publishing in {frame_id!r} (output.fallback_frame_id)")
         stamp = frame.stamp_ns
         self._pub_poses.publish(detection_array(result.poses, stamp, frame_id))
         if self._pub_tf is not None and result.poses:

@@ -82,10 +82,17 @@ class MarkerTracker:
     def __init__(self, style: MarkerStyle = MarkerStyle()) -> None:
         self.style = style
         self._live = LiveMarkers()
+        self._first = True
 
     def build(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str) -> MarkerArray:
+        """Markers of `poses` plus DELETE for objects gone since the last call. The first array also
+        starts with a DELETEALL (empty namespace: every marker of the topic), so markers a previous run
+        of the node drew for objects that vanished meanwhile do not stay in RViz forever."""
         specs = [spec for p in poses for spec in object_markers(p, self.style)]
         out = MarkerArray()
+        if self._first:
+            out.markers.append(Marker(header=_header(stamp_ns, frame_id), ns="", id=0, action=Marker.DELETEALL))
+            self._first = False
         out.markers.extend(self._marker(spec, stamp_ns, frame_id) for spec in specs)
         for ns, marker_id in self._live.update(specs):
             out.markers.append(Marker(header=_header(stamp_ns, frame_id), ns=ns, id=marker_id, action=Marker.DELETE))

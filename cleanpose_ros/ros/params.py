@@ -79,6 +79,8 @@ class SyncParams:
     slop_ms: float = param_field(20.0, "largest stamp difference between the messages of one frame")
     queue_size: int = param_field(10, "messages kept per input topic while waiting for a match")
     max_age_ms: float = param_field(1000.0, "frames older than this when the worker takes them are dropped; 0 = never")
+    max_future_ms: float = param_field(500.0, "frames stamped further ahead of the node's clock are refused "
+                                               "(future_stamp: a wrong clock would put them on TF ahead of time); 0 = never")
     input_qos: Literal["sensor_data", "reliable"] = param_field("sensor_data", "QoS of the input subscriptions")
     input_depth: int = param_field(5, "history depth of the input subscriptions")
 
@@ -86,12 +88,15 @@ class SyncParams:
         require(0.0 <= self.slop_ms <= 10_000.0, f"slop_ms must be in [0, 10000], got {self.slop_ms}")
         require(1 <= self.queue_size <= 1000, f"queue_size must be in [1, 1000], got {self.queue_size}")
         require(self.max_age_ms >= 0.0, f"max_age_ms must be >= 0, got {self.max_age_ms}")
+        require(self.max_future_ms >= 0.0, f"max_future_ms must be >= 0, got {self.max_future_ms}")
         require(self.input_depth >= 1, f"input_depth must be >= 1, got {self.input_depth}")
 
 
 @dataclass(frozen=True)
 class OutputParams:
     frame_id: str = param_field("", "frame of the outputs; empty = the colour image's header.frame_id")
+    fallback_frame_id: str = param_field("camera_color_optical_frame",
+                                         "frame of the outputs when frame_id is empty and the colour image has none (with a warning)")
     tf_prefix: str = param_field("cleanpose_", "TF child frame = <tf_prefix><category>_<instance id>")
     publish_tf: bool = param_field(True, "publish one TF frame per object on /tf")
     publish_markers: bool = param_field(True, "publish RViz markers (boxes, axes, labels)")
@@ -103,6 +108,7 @@ class OutputParams:
 
     def __post_init__(self) -> None:
         require(not self.tf_prefix.startswith("/"), f"tf_prefix must not start with '/', got {self.tf_prefix!r}")
+        require(bool(self.fallback_frame_id.strip()), "fallback_frame_id must not be empty")
         require(self.points_per_object >= 1, f"points_per_object must be >= 1, got {self.points_per_object}")
         require(self.marker_line_width_m > 0, f"marker_line_width_m must be > 0, got {self.marker_line_width_m}")
         require(self.marker_text_height_m > 0, f"marker_text_height_m must be > 0, got {self.marker_text_height_m}")

@@ -46,6 +46,16 @@ def _scene(h: int = 240, w: int = 320):
     return intr, rgb, depth, mask
 
 
+def _publish_scene(pubs: dict, stamp: int, frame_id: str):
+    """One frame of _scene() on the four input topics; returns its intrinsics."""
+    intr, rgb, depth, mask = _scene()
+    pubs["info"].publish(converters.intrinsics_to_camera_info(intr, stamp_ns=stamp, frame_id=frame_id))
+    pubs["color"].publish(converters.array_to_image(rgb, "rgb8", stamp_ns=stamp, frame_id=frame_id))
+    pubs["depth"].publish(converters.array_to_image(depth, "16UC1", stamp_ns=stamp, frame_id=frame_id))
+    pubs["mask"].publish(converters.array_to_image(mask, "mono16", stamp_ns=stamp, frame_id=frame_id))
+    return intr
+
+
 def test_category_mask_mode_with_object_points(context, node_weights: Path):
     from cleanpose_ros.ros.node import CleanPoseNode
 
@@ -68,12 +78,8 @@ def test_category_mask_mode_with_object_points(context, node_weights: Path):
         deadline = time.monotonic() + 10.0
         while any(p.get_subscription_count() == 0 for p in pubs.values()) and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-        intr, rgb, depth, mask = _scene()
         stamp = node.get_clock().now().nanoseconds
-        pubs["info"].publish(converters.intrinsics_to_camera_info(intr, stamp_ns=stamp, frame_id=FRAME_ID))
-        pubs["color"].publish(converters.array_to_image(rgb, "rgb8", stamp_ns=stamp, frame_id=FRAME_ID))
-        pubs["depth"].publish(converters.array_to_image(depth, "16UC1", stamp_ns=stamp, frame_id=FRAME_ID))
-        pubs["mask"].publish(converters.array_to_image(mask, "mono16", stamp_ns=stamp, frame_id=FRAME_ID))
+        intr = _publish_scene(pubs, stamp, FRAME_ID)
         deadline = time.monotonic() + 30.0
         while len(got) < 2 and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
@@ -115,3 +121,46 @@ def test_main_exits_2_on_a_bad_parameter():
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "cannot start" in out and "input_qos" in out and "sensor_data" in out
+
+
+def test_empty_frame_id_gets_the_fallback_and_a_future_stamp_is_refused(context, node_weights: Path):
+    """An input without header.frame_id is published in output.fallback_frame_id (never with an empty
+    frame); a frame stamped an hour ahead of the node's clock is refused (future_stamp), not put on TF."""
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    node = CleanPoseNode(parameter_overrides=[
+        Parameter("inference.weights", value=str(node_weights)), Parameter("use_detections", value=False),
+        Parameter("inference.num_threads", value=1)])
+    probe = Node("probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    got: list = []
+    reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    probe.create_subscription(Detection3DArray, "pose_estimation/detections", got.append, reliable)
+    pubs = {name: probe.create_publisher(t, topic, reliable) for name, t, topic in [
+        ("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
+        ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask")]}
+
+    def spin_until(condition, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    try:
+        spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)
+        _publish_scene(pubs, node.get_clock().now().nanoseconds, "")
+        assert spin_until(lambda: len(got) == 1, 30.0), node.health.snapshot().summary()
+        assert got[0].header.frame_id == "camera_color_optical_frame" and got[0].detections
+        assert all(d.header.frame_id == "camera_color_optical_frame" for d in got[0].detections)
+        _publish_scene(pubs, node.get_clock().now().nanoseconds + 3600 * 10**9, FRAME_ID)
+        assert spin_until(lambda: node.health.snapshot().rejected.get("future_stamp", 0) == 1, 30.0), \
+            node.health.snapshot().summary()
+        spin_until(lambda: False, 0.5)
+        assert len(got) == 1  # nothing was published for the future frame
+    finally:
+        node.close()
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()

@@ -56,6 +56,10 @@ def test_tf_names_and_transforms():
 def test_markers_box_axes_label_and_delete_of_vanished_objects():
     tracker = outputs.MarkerTracker(outputs.MarkerStyle(line_width_m=0.005))
     first = tracker.build([_pose(3, "mug", 2.5), _pose(8, "bowl", 0.3)], STAMP, FRAME)
+    # the node's first array clears what an earlier run left in RViz, before anything is drawn
+    assert (first.markers[0].action, first.markers[0].ns) == (Marker.DELETEALL, "")
+    assert sum(m.action == Marker.DELETEALL for m in first.markers) == 1
+    first.markers = first.markers[1:]
     assert sorted((m.ns, m.id, m.action) for m in first.markers) == sorted(
         (ns, i, Marker.ADD) for ns in ("box", "axes", "label") for i in (3, 8))
     box = next(m for m in first.markers if m.ns == "box" and m.id == 3)
