@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-import zipfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,16 +59,33 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: ModelConfig, *, 
     return path
 
 
+#: First bytes of a zip archive, which torch.save writes.
+ZIP_MAGIC = b"PK\x03\x04"
+
+
 def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    """The checkpoint's payload; every way a file can fail is a WeightsError naming the actual problem
+    (never torch's advice to disable weights_only: that would execute the file's code)."""
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise WeightsError(f"{path}: empty file (0 bytes): an interrupted download or copy?")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != ZIP_MAGIC:  # torch.save writes a zip archive; anything else is no checkpoint of ours
+        raise WeightsError(f"{path}: not a checkpoint ({size} bytes that are not a torch zip archive, "
+                           f"first bytes {magic.hex()})")
     try:
         payload = torch.load(str(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise WeightsError(f"{path}: refused, the file holds objects other than tensors and plain containers "
-                           f"(weights_only load failed: {str(e).splitlines()[0]})") from None
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise WeightsError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        detail = f"it references {found.group(1)}" if found else "objects other than tensors and plain containers"
+        raise WeightsError(f"{path}: refused, unsafe content: the file holds pickled code or objects ({detail}); "
+                           "cleanpose_ros only loads plain tensors and containers") from None
+    except Exception as e:  # zip, pickle or storage errors of a damaged file all mean the same to the user
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise WeightsError(f"{path}: corrupt or truncated checkpoint ({size} bytes; {type(e).__name__}: {first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise WeightsError(f"{path}: not a cleanpose_ros checkpoint (missing format marker {FORMAT!r})")
     if payload.get("version") != VERSION:

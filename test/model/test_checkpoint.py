@@ -4,6 +4,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,6 +68,22 @@ def test_truncated_and_garbage_files_raise_weights_error(lite_model: CleanPose, 
         load_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(WeightsError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_weights_errors_name_the_actual_problem_and_never_advise_unsafe_loading(lite_model: CleanPose,
+                                                                                  tmp_path: Path) -> None:
+    import argparse
+
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(WeightsError, match=r"empty file \(0 bytes\)"):
+        load_checkpoint(tmp_path / "empty.pt")  # was an IndexError from inside torch
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(3000))
+    with pytest.raises(WeightsError, match="not a checkpoint .*not a torch zip archive"):
+        load_checkpoint(tmp_path / "random.pt")  # was reported as an unsafe pickle
+    torch.save({"format": FORMAT, "args": argparse.Namespace(lr=1.0)}, tmp_path / "pickled.pt")
+    with pytest.raises(WeightsError, match="unsafe content.*argparse.Namespace") as e:
+        load_checkpoint(tmp_path / "pickled.pt")
+    assert "weights_only" not in str(e.value) and "safe_globals" not in str(e.value) and "trust" not in str(e.value)
 
 
 def test_checkpoint_without_queue_is_refused(lite_model: CleanPose, tmp_path: Path) -> None:

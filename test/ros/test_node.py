@@ -123,6 +123,16 @@ def test_main_exits_2_on_a_bad_parameter():
     assert "cannot start" in out and "input_qos" in out and "sensor_data" in out
 
 
+def test_main_exits_2_naming_the_problem_of_an_empty_weights_file(tmp_path):
+    """A 0-byte weights file (an interrupted download) once ended the node with an IndexError (exit 1)."""
+    empty = tmp_path / "weights.pt"
+    empty.write_bytes(b"")
+    proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={empty}"])
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out
+    assert "empty file (0 bytes)" in out and "Traceback" not in out
+
+
 def test_empty_frame_id_gets_the_fallback_and_a_future_stamp_is_refused(context, node_weights: Path):
     """An input without header.frame_id is published in output.fallback_frame_id (never with an empty
     frame); a frame stamped an hour ahead of the node's clock is refused (future_stamp), not put on TF."""
