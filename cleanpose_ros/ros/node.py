@@ -39,7 +39,7 @@ from .diagnostics import HealthMonitor, diagnostic_array
 from .latest_slot import LatestSlot
 from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
 from .node_pipeline import SHIPPED_WEIGHTS, build_pipeline, resolve_weights  # noqa: F401 (re-exported)
-from .params import NodeConfig, declare_config
+from .params import NodeConfig, declare_config, undeclared_parameters
 from .process import init_rclpy_keeping_context_on_signals
 from .sync import ApproximateTimeSync, StampOrder
 
@@ -86,6 +86,10 @@ class CleanPoseNode(Node):
             self.destroy_node()
             raise
         cfg = self.config
+        unknown = undeclared_parameters(self)
+        if unknown:
+            self.get_logger().warning(f"ignoring parameters this node does not have (misspelt?): {unknown}; "
+                                      "`ros2 param list` shows the valid names")
         self.health = HealthMonitor()
         self._categories = tuple(self.pipeline.config.categories)
         # Recent camera infos: the worker picks the one stamped like the frame (it may arrive

@@ -192,6 +192,19 @@ def declare_config(node: Any, cls: type[C] = NodeConfig) -> C:  # type: ignore[a
     return config_from_parameters(values, cls)
 
 
+#: Parameters every rclpy node has, which NodeConfig does not declare.
+ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+
+def undeclared_parameters(node: Any, cls: type = NodeConfig) -> list[str]:
+    """Names given to the node at start (-p, --params-file) that it does not declare: a misspelt
+    `sync.slopms:=5` would otherwise be ignored without a word. rclpy keeps the start-up overrides only
+    in the private `_parameter_overrides` (no public accessor as of Kilted), hence getattr with a default."""
+    given = set(getattr(node, "_parameter_overrides", {}) or {})
+    known = {spec.name for spec in parameter_specs(cls)} | set(ROS_OWN_PARAMETERS)
+    return sorted(n for n in given - known if not n.startswith("qos_overrides."))
+
+
 def load_node_config(path: str | Path, node_name: str = "cleanpose_node") -> NodeConfig:
     """Read a ROS 2 params file (`<node or /**>: ros__parameters: ...`) into a NodeConfig."""
     path = Path(path)

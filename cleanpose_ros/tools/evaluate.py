@@ -67,9 +67,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _path_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the paths given, checked before anything is written (no partial outputs)."""
+    folders = {"--data": args.data, "--segmentation": args.segmentation}
+    files = {"--weights": args.weights, "--params": args.params}
+    for flag, path in folders.items():
+        if path is not None and not path.is_dir():
+            kind = "a file" if path.is_file() else "missing"
+            return f"{flag} {path} must be a folder ({kind}; unpack an archive first)"
+    for flag, path in files.items():
+        if path is not None and not path.is_file():
+            return f"{flag} {path} must be a file ({'a folder' if path.is_dir() else 'missing'})"
+    if args.out.exists() and not args.out.is_dir():
+        return f"--out {args.out} exists and is not a folder"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    problem = _path_problem(args)
+    if problem:
+        print(f"cleanpose-evaluate: {problem}", file=sys.stderr)
+        return 2
     if args.predictions is not None:
         if not args.predictions.is_file():
             print(f"cleanpose-evaluate: no such predictions file: {args.predictions}", file=sys.stderr)

@@ -146,7 +146,30 @@ def test_evaluate_tool_refuses_missing_inputs(tmp_path, capsys):
     assert main(["--predictions", str(tmp_path / "none.jsonl"), "--out", str(tmp_path)]) == 2
     assert main(["--data", str(tmp_path), "--out", str(tmp_path)]) == 2  # shipped weights or frames missing
     assert main(["--data", str(tmp_path), "--weights", str(tmp_path / "none.pt"), "--out", str(tmp_path)]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "--weights" in capsys.readouterr().err
+
+
+def test_evaluate_tool_refuses_an_archive_where_a_folder_belongs_and_writes_nothing(tmp_path, capsys):
+    """--segmentation given a zip once ended in a raw NotADirectoryError and left a half-written
+    predictions file behind."""
+    import zipfile
+
+    from cleanpose_ros.tools.evaluate import main
+
+    archive = tmp_path / "seg.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("results_test_scene_1_0000.pkl", b"")
+    out = tmp_path / "eval"
+    assert main(["--data", str(FIXTURE), "--segmentation", str(archive), "--out", str(out), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "--segmentation" in err and "must be a folder" in err
+    assert not out.exists()
+    assert main(["--data", str(archive), "--out", str(out)]) == 2 and not out.exists()
+    assert main(["--data", str(FIXTURE), "--params", str(tmp_path), "--out", str(out)]) == 2 and not out.exists()
+    from cleanpose_ros.tools.replay import main as replay
+
+    assert replay(["--bag", str(archive), "--out", str(out)]) == 2 and not out.exists()
+    assert "must be a rosbag2 folder" in capsys.readouterr().err
 
 
 def test_calibrated_confidence_enters_scores_predictions_and_metrics(tmp_path, checkpoint):

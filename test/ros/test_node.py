@@ -174,3 +174,18 @@ def test_empty_frame_id_gets_the_fallback_and_a_future_stamp_is_refused(context,
         executor.shutdown()
         probe.destroy_node()
         node.destroy_node()
+
+
+def test_misspelt_parameters_are_named_in_a_warning(context, node_weights: Path):
+    from cleanpose_ros.ros.node import CleanPoseNode
+    from cleanpose_ros.ros.params import undeclared_parameters
+
+    node = CleanPoseNode(parameter_overrides=[
+        Parameter("inference.weights", value=str(node_weights)), Parameter("sync.slopms", value=5),
+        Parameter("use_sim_time", value=False)])
+    try:
+        assert undeclared_parameters(node) == ["sync.slopms"]
+        assert node.config.sync.slop_ms == 20.0  # the misspelt value changed nothing
+    finally:
+        node.close()
+        node.destroy_node()
