@@ -29,7 +29,7 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from ..core.errors import ConfigError, InputError, WeightsError
+from ..core.errors import CleanPoseError, ConfigError, InputError, WeightsError
 from ..core.geometry import backproject
 from ..core.pipeline import Pipeline
 from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance
@@ -126,6 +126,9 @@ class CleanPoseNode(Node):
         if cfg.health.log_period_s > 0:
             self.create_timer(cfg.health.log_period_s, self._log_status)
         engine = self.pipeline.engine.info
+        note = getattr(self.pipeline.engine, "fallback_note", None)
+        if note:
+            self.get_logger().warning(f"inference.device_fallback: {note}")
         self.get_logger().info(
             f"ready: model {engine.name!r} on {cfg.inference.engine}/{cfg.inference.device}, categories "
             f"{list(self.pipeline.config.enabled_categories)}, inputs {synced} + camera_info "
@@ -286,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     init_rclpy_keeping_context_on_signals(argv)
     try:
         node = CleanPoseNode()
-    except (ConfigError, WeightsError) as e:
+    except CleanPoseError as e:  # config, weights, an unavailable device: a message and exit 2, no traceback
         print(f"[{NODE_NAME}] cannot start: {e}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2

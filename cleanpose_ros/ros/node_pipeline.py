@@ -28,6 +28,7 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     """Load the weights and apply the node's filters on top of the model's own preprocessing."""
     inf = config.inference
     options: dict[str, Any] = {"num_threads": inf.num_threads} if inf.num_threads > 0 else {}
+    options["fallback"] = inf.device_fallback
     base = Pipeline.from_weights(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed,
                                  confidence=inf.confidence or None, **options)
     known = set(base.config.categories)

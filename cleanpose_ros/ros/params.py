@@ -42,6 +42,8 @@ class InferenceParams:
     engine: Literal["torch", "onnx"] = param_field("torch", "inference engine")
     device: str = param_field("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
     num_threads: int = param_field(0, "CPU threads for inference; 0 = library default")
+    device_fallback: bool = param_field(False, "when inference.device (e.g. cuda:0) is unavailable, run on the CPU "
+                                               "with a warning instead of refusing to start")
     seed: int = param_field(0, "seed of the point sampling, so a frame always gives the same poses")
     # fused is measured best with the shipped weights (weights/README.md, "Where the rotation comes from")
     pose_source: str = param_field("fused", "pose from: direct (pose head), nocs_fit (keypoint NOCS fit: rotation, centre, scale) or fused (mean rotation, keypoint centre and scale)")

@@ -189,3 +189,21 @@ def test_misspelt_parameters_are_named_in_a_warning(context, node_weights: Path)
     finally:
         node.close()
         node.destroy_node()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unavailable_device_stops_the_node_cleanly_or_falls_back_when_asked(context, node_weights: Path):
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={node_weights}",
+                         "-p", "inference.device:=cuda:0"])
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "CUDA is not available" in out and "Traceback" not in out, out
+    node = CleanPoseNode(parameter_overrides=[Parameter("inference.weights", value=str(node_weights)),
+                                              Parameter("inference.device", value="cuda:0"),
+                                              Parameter("inference.device_fallback", value=True)])
+    try:
+        assert node.pipeline.engine.fallback_note  # running on the CPU, and saying so
+    finally:
+        node.close()
+        node.destroy_node()
