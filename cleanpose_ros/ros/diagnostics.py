@@ -140,10 +140,13 @@ class HealthMonitor:
 
 
 def diagnostic_array(snapshot: HealthSnapshot, name: str, hardware_id: str, stamp_ns: int,
-                     min_rate_hz: float = 0.0) -> DiagnosticArray:
-    """One DiagnosticStatus; WARN when no input arrives or inputs arrive below `min_rate_hz`."""
+                     min_rate_hz: float = 0.0, clock_problem: str = "") -> DiagnosticArray:
+    """One DiagnosticStatus; WARN when no input arrives, inputs arrive below `min_rate_hz`, or the node's
+    clock does not run (`clock_problem`, e.g. use_sim_time without /clock)."""
     status = DiagnosticStatus(name=name, hardware_id=hardware_id)
-    if snapshot.input_rate_hz == 0.0:
+    if clock_problem:
+        status.level, status.message = DiagnosticStatus.WARN, clock_problem
+    elif snapshot.input_rate_hz == 0.0:
         status.level, status.message = DiagnosticStatus.WARN, "no synchronised input"
     elif snapshot.input_rate_hz < min_rate_hz:
         status.level, status.message = DiagnosticStatus.WARN, f"input rate {snapshot.input_rate_hz:.1f} Hz below {min_rate_hz} Hz"

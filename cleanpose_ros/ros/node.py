@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -122,9 +123,12 @@ class CleanPoseNode(Node):
         self._slot: LatestSlot[SyncedInputs] = LatestSlot()
         self._worker = threading.Thread(target=self._work, name="cleanpose_worker", daemon=True)
         self._worker.start()
-        self.create_timer(cfg.health.diagnostics_period_s, self._publish_diagnostics)
+        # Health timers run on the steady clock: with use_sim_time and no /clock the node's ROS clock stands
+        # still at 0, and timers on it would never fire, so /diagnostics and the status log would go silent.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(cfg.health.diagnostics_period_s, self._publish_diagnostics, clock=steady)
         if cfg.health.log_period_s > 0:
-            self.create_timer(cfg.health.log_period_s, self._log_status)
+            self.create_timer(cfg.health.log_period_s, self._log_status, clock=steady)
         engine = self.pipeline.engine.info
         note = getattr(self.pipeline.engine, "fallback_note", None)
         if note:
@@ -156,14 +160,25 @@ class CleanPoseNode(Node):
         if self._slot.put(item) is not None:
             self.health.note_dropped("superseded")
 
+    def _clock_problem(self) -> str:
+        """Why the node's clock cannot be trusted right now ("" when it can)."""
+        if self.get_clock().clock_type == ClockType.ROS_TIME and self.get_clock().now().nanoseconds == 0:
+            return "use_sim_time is true but no /clock has been received: stamps and ages cannot be judged"
+        return ""
+
     def _publish_diagnostics(self) -> None:
         self.health.set_dropped("unmatched", self._sync.unmatched)
+        problem = self._clock_problem()
+        now_ns = self.get_clock().now().nanoseconds or time.time_ns()  # a /diagnostics stamp even without /clock
         msg = diagnostic_array(self.health.snapshot(), f"{self.get_fully_qualified_name()}: pose estimation",
                                f"{self.config.inference.engine}/{self.config.inference.device}",
-                               self.get_clock().now().nanoseconds, self.config.health.min_rate_hz)
+                               now_ns, self.config.health.min_rate_hz, problem)
         self._pub_diag.publish(msg)
 
     def _log_status(self) -> None:
+        problem = self._clock_problem()
+        if problem:
+            self.get_logger().warning(problem)
         snapshot = self.health.snapshot()
         if snapshot.input_rate_hz > 0:
             self.get_logger().info(snapshot.summary())

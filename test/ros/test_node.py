@@ -207,3 +207,32 @@ def test_an_unavailable_device_stops_the_node_cleanly_or_falls_back_when_asked(c
     finally:
         node.close()
         node.destroy_node()
+
+
+def test_diagnostics_keep_running_with_sim_time_and_no_clock_and_say_so(context, node_weights: Path):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    node = CleanPoseNode(parameter_overrides=[Parameter("inference.weights", value=str(node_weights)),
+                                              Parameter("use_sim_time", value=True),
+                                              Parameter("health.diagnostics_period_s", value=0.2)])
+    probe = Node("probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    got: list = []
+    probe.create_subscription(DiagnosticArray, "/diagnostics", got.append, 10)
+    try:
+        deadline = time.monotonic() + 10.0
+        while len(got) < 2 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert len(got) >= 2, "no /diagnostics while the ROS clock stands still"
+        status = got[-1].status[0]
+        assert status.level == DiagnosticStatus.WARN and "/clock" in status.message
+        assert got[-1].header.stamp.sec > 0  # stamped with wall time rather than 0
+    finally:
+        node.close()
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()
