@@ -21,14 +21,18 @@ from torch import Tensor
 
 
 def square_distance(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise squared distances (B, S, 3) x (B, N, 3) -> (B, S, N), clamped at 0."""
-    # [a, |a|^2, 1] . [-2b, 1, |b|^2] = |a - b|^2: one batched matmul writes the result directly,
-    # no (B, S, N, 3) difference tensor and no extra full-size passes.
-    ones_a = torch.ones_like(a[..., :1])
-    ones_b = torch.ones_like(b[..., :1])
-    lhs = torch.cat([a, (a * a).sum(-1, keepdim=True), ones_a], dim=-1)
-    rhs = torch.cat([-2.0 * b, ones_b, (b * b).sum(-1, keepdim=True)], dim=-1)
-    return torch.matmul(lhs, rhs.transpose(1, 2)).clamp_min(0.0)
+    """Pairwise squared distances (B, S, 3) x (B, N, 3) -> (B, S, N).
+
+    Written as (dx^2 + dy^2) + dz^2 of elementwise differences, in that order, rather than as one
+    matrix product (|a|^2 - 2 a.b + |b|^2): a matmul's summation order belongs to the BLAS of each
+    engine, so torch and onnxruntime got distances that differed in the last bits and the discrete
+    selections built on them (ball query radius tests, nearest neighbours) flipped between engines.
+    Elementwise operations in a fixed order give the same bits in both (docs/runtime.md, parity). The
+    (B, S, N) intermediates are small at this model's sizes (S, N <= 256).
+    """
+    d = a.unsqueeze(2) - b.unsqueeze(1)  # (B, S, N, 3)
+    dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
+    return (dx * dx + dy * dy) + dz * dz
 
 
 def farthest_point_sample(xyz: Tensor, npoint: int, dmat: Tensor | None = None) -> Tensor:

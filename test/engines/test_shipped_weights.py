@@ -67,16 +67,14 @@ def test_shipped_weights_give_the_same_poses_with_onnxruntime(frames, tmp_path, 
     monkeypatch.setenv("CLEANPOSE_CACHE_DIR", str(tmp_path))
     torch_pipe = Pipeline.from_weights(WEIGHTS, engine="torch", num_threads=1)
     onnx_pipe = Pipeline.from_weights(WEIGHTS, engine="onnx", num_threads=1)
-    # Trained weights are float32-sensitive on one fixture bottle: for the step-4000 weights torch fp32 vs
-    # torch fp64 alone differed by 0.092 deg / 0.011 mm / 0.124 mm there, and onnxruntime by 0.112 mm
-    # in size (the shipped step-6000 weights: 0.097 mm). That is rounding, not the export, so size gets
-    # 0.15 mm here; rotation and translation keep 0.1.
-    # (Random-init parity tests elsewhere keep 0.1 for all three.)
-    # The phase-4 step-12000 weights: the fixture laptop differs by 0.046 deg / 0.143 mm / 0.143 mm between
-    # onnxruntime and torch, while torch fp32 vs torch fp64 differ by 0.003 mm there: onnxruntime's own
-    # arithmetic flips a discrete neighbour selection (the open parity issue makes them deterministic), so
-    # translation and size get 0.2 mm until then; rotation keeps 0.1 deg.
-    report = compare_pipelines(torch_pipe, onnx_pipe, [(n, f, i) for n, f, i, _ in frames],
-                               tolerances={"rotation_deg": 0.1, "translation_mm": 0.2, "size_mm": 0.2})
+    # Distances are computed in a fixed elementwise order (model/pointnet2_ops.square_distance), so both
+    # engines make the same discrete selections: on the 442 held-out objects (docs/runtime.md, parity)
+    # p99 5.3e-5 deg / 3.5e-4 mm / 8.9e-5 mm, max 2.9e-3 deg / 4.8e-4 mm / 2.0e-3 mm (before: max 0.36 deg /
+    # 0.40 mm / 1.41 mm from flipped neighbour selections). Every object keeps the 0.1 bounds; the 99th
+    # percentile of the committed fixture's objects is held to 1e-3 (a few times the held-out p99).
+    report = compare_pipelines(torch_pipe, onnx_pipe, [(n, f, i) for n, f, i, _ in frames])
+    for key in ("rotation_deg", "translation_mm", "size_mm"):
+        p99 = float(np.percentile([getattr(d, key) for d in report.differences], 99))
+        assert p99 <= 1e-3, (key, p99)
     print(report.table())
     assert report.passed, report.table()
