@@ -61,3 +61,9 @@ def test_shipped_weights_reproduce_the_model_card(tmp_path):
             assert value == pytest.approx(row[key], abs=tol), f"{name} {key}: measured {value:.3f}, card {row[key]}"
         count = sum(metrics["num_gt"].values()) if name == "mean" else metrics["num_gt"][name]
         assert count == row["objects"]
+    # the confidence the node publishes: the card's AUROC, and the confidence issue's bar of 0.80
+    conf = metrics["confidence"]
+    stated = re.search(r"held-out AUROC \*\*(\d\.\d{3})\*\*", CARD.read_text())
+    assert stated, "the card states the held-out AUROC as 'held-out AUROC **0.xxx**'"
+    assert conf["auroc"] == pytest.approx(float(stated.group(1)), abs=0.0015)
+    assert conf["auroc"] >= 0.80
