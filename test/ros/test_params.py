@@ -41,3 +41,12 @@ def test_invalid_values_are_refused_with_their_name(name, value, message):
     with pytest.raises(ConfigError, match=message) as e:
         config_from_parameters({name: value})
     assert name.split(".")[0] in str(e.value)
+
+
+def test_every_refusal_reason_is_documented_with_its_counter():
+    """docs/interfaces.md lists every reason /diagnostics counts (as rejected_<reason>)."""
+    from cleanpose_ros.ros.diagnostics import REJECT_REASONS
+
+    text = (ROOT / "docs" / "interfaces.md").read_text()
+    assert "rejected_<reason>" in text
+    assert [r for r in REJECT_REASONS if f"`{r}`" not in text] == []
