@@ -19,7 +19,7 @@ from .depth_noise import DepthNoiseConfig
 from .nocs_layout import NocsLayout
 from .nocs_pickle import read_pickle
 from .nocs_writer import WrittenFrame, frame_is_complete, write_frame, write_lists, write_obj_models
-from .scene import ShapePool, SyntheticFrame, make_layout, render_frame
+from .scene import OrbitCamera, ShapePool, SyntheticFrame, make_layout, random_light, render_frame
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ class GeneratorConfig:
     split: str = "train"
     source: str = "real"  # tree layout: "real" (REAL275-like), "camera" (CAMERA-like) or "housecat" (HouseCat6D)
     views_per_scene: int = 5
+    # > 0: each scene is a sequence of views_per_scene frames at this rate (Hz) from a hand-held camera
+    # circling the table (scene.OrbitCamera) under one light; 0: independent random views
+    sequence_rate_hz: float = 0.0
     models_per_category: int = 40
     num_objects: tuple[int, int] = (3, 6)
     num_distractors: tuple[int, int] = (2, 6)
@@ -67,10 +70,16 @@ class SceneGenerator:
         cfg = self.cfg
         layout_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1, scene_index]))
         scene = make_layout(layout_rng, self.pool, cfg.num_objects, cfg.num_distractors)
+        orbit = light = None
+        if cfg.sequence_rate_hz > 0:
+            sequence_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3, scene_index]))
+            orbit, light = OrbitCamera.random(sequence_rng), random_light(sequence_rng)
         frames = []
         for view in range(cfg.views_of(scene_index)):
             view_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2, scene_index, view]))
-            frames.append(render_frame(self.renderer, scene, view_rng, self.noise, cfg.rgb_noise_std))
+            camera = orbit.pose(view / cfg.sequence_rate_hz) if orbit is not None else None
+            frames.append(render_frame(self.renderer, scene, view_rng, self.noise, cfg.rgb_noise_std,
+                                       camera=camera, light=light))
         return frames
 
     def model_points(self, name: str) -> np.ndarray:

@@ -234,6 +234,18 @@ def make_layout(rng: np.random.Generator, pool: ShapePool, num_objects: tuple[in
                        table_freq=float(rng.uniform(2.0, 12.0)))
 
 
+def look_at(eye: np.ndarray, target: np.ndarray, roll_rad: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """World -> camera (R, t) of a camera at `eye` looking at `target` (OpenCV axes, world y up)."""
+    z_c = (target - eye) / np.linalg.norm(target - eye)
+    x_c = np.cross(z_c, [0.0, 1.0, 0.0])
+    x_c /= np.linalg.norm(x_c)
+    y_c = np.cross(z_c, x_c)
+    rot = np.stack([x_c, y_c, z_c])
+    c, s = np.cos(roll_rad), np.sin(roll_rad)
+    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ rot
+    return rot, -rot @ eye
+
+
 def random_camera(rng: np.random.Generator, distance_m: tuple[float, float] = (0.5, 1.2),
                   elevation_deg: tuple[float, float] = (25.0, 80.0), target_jitter_m: float = 0.1
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -243,15 +255,48 @@ def random_camera(rng: np.random.Generator, distance_m: tuple[float, float] = (0
     azim = rng.uniform(0, 2 * np.pi)
     target = np.array([rng.uniform(-1, 1) * target_jitter_m, rng.uniform(0.0, 0.06), rng.uniform(-1, 1) * target_jitter_m])
     eye = target + dist * np.array([np.cos(elev) * np.cos(azim), np.sin(elev), np.cos(elev) * np.sin(azim)])
-    z_c = (target - eye) / np.linalg.norm(target - eye)
-    x_c = np.cross(z_c, [0.0, 1.0, 0.0])
-    x_c /= np.linalg.norm(x_c)
-    y_c = np.cross(z_c, x_c)
-    rot = np.stack([x_c, y_c, z_c])
-    roll = np.deg2rad(rng.uniform(-10.0, 10.0))
-    c, s = np.cos(roll), np.sin(roll)
-    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ rot
-    return rot, -rot @ eye
+    return look_at(eye, target, np.deg2rad(rng.uniform(-10.0, 10.0)))
+
+
+@dataclass(frozen=True)
+class OrbitCamera:
+    """A hand-held camera circling the table: a slow orbit (azimuth at a constant rate) with smooth
+    hand jitter (sums of sinusoids of random phase, 0.5-2 Hz) on the eye, the target and the roll."""
+
+    target: np.ndarray
+    distance_m: float
+    elevation_rad: float
+    azimuth0_rad: float
+    rate_rad_s: float
+    jitter: np.ndarray  # (3 components, 3 sinusoids): amplitudes (m / m / rad) of eye, target, roll
+    freqs_hz: np.ndarray  # (3, 3)
+    phases: np.ndarray  # (3, 3, 3): per component, sinusoid, axis
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "OrbitCamera":
+        return cls(target=np.array([rng.uniform(-0.05, 0.05), rng.uniform(0.0, 0.04), rng.uniform(-0.05, 0.05)]),
+                   distance_m=float(rng.uniform(0.6, 1.0)), elevation_rad=float(np.deg2rad(rng.uniform(30.0, 65.0))),
+                   azimuth0_rad=float(rng.uniform(0, 2 * np.pi)),
+                   rate_rad_s=float(np.deg2rad(rng.uniform(6.0, 15.0)) * rng.choice([-1.0, 1.0])),
+                   jitter=np.array([[0.004, 0.002, 0.001], [0.003, 0.0015, 0.001], [0.004, 0.002, 0.001]]),
+                   freqs_hz=rng.uniform(0.5, 2.0, (3, 3)), phases=rng.uniform(0, 2 * np.pi, (3, 3, 3)))
+
+    def _wobble(self, component: int, t_s: float) -> np.ndarray:
+        waves = np.sin(2 * np.pi * self.freqs_hz[component][:, None] * t_s + self.phases[component])  # (3, 3)
+        return (self.jitter[component][:, None] * waves).sum(0)
+
+    def pose(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """World -> camera (R, t) at time t_s."""
+        azim = self.azimuth0_rad + self.rate_rad_s * t_s
+        e = self.elevation_rad
+        eye = self.target + self.distance_m * np.array([np.cos(e) * np.cos(azim), np.sin(e), np.cos(e) * np.sin(azim)])
+        return look_at(eye + self._wobble(0, t_s), self.target + self._wobble(1, t_s), float(self._wobble(2, t_s)[0]))
+
+
+def random_light(rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """Light from above (world up) with a random tilt, ambient and gain."""
+    direction = np.array([rng.uniform(-0.8, 0.8), 1.0, rng.uniform(-0.8, 0.8)])
+    return direction, float(rng.uniform(0.2, 0.5)), float(rng.uniform(0.5, 0.9))
 
 
 _TABLE_VERTS = np.array([[-5, 0, -5], [5, 0, -5], [5, 0, 5], [-5, 0, 5]], dtype=np.float32)
@@ -259,14 +304,19 @@ _TABLE_FACES = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.int32)
 
 
 def render_frame(renderer: Renderer, layout: SceneLayout, rng: np.random.Generator,
-                 noise: DepthNoiseConfig | None = DepthNoiseConfig(), rgb_noise_std: float = 0.0) -> SyntheticFrame:
-    """Render one random view of a layout, apply the sensor model and derive the annotations.
+                 noise: DepthNoiseConfig | None = DepthNoiseConfig(), rgb_noise_std: float = 0.0,
+                 camera: tuple[np.ndarray, np.ndarray] | None = None,
+                 light: tuple[np.ndarray, float, float] | None = None) -> SyntheticFrame:
+    """Render one view of a layout, apply the sensor model and derive the annotations.
 
+    The view is random unless `camera` (world -> camera R, t) is given, the light random unless `light`
+    (world direction, ambient, gain) is: a sequence passes both, so only the camera moves. Without them the
+    random draws happen in the same order as always (existing splits stay byte-identical).
     rgb_noise_std (8-bit units) defaults to 0: pixel noise makes the colour PNG ~4x larger and
     ~2.5x slower to write; the training augmentation adds it on the fly instead.
     """
     k = renderer.intrinsics
-    rot_wc, t_wc = random_camera(rng)
+    rot_wc, t_wc = camera if camera is not None else random_camera(rng)
     items: list[RenderItem] = [RenderItem(
         vertices=_TABLE_VERTS, faces=_TABLE_FACES, part_ids=np.zeros(2, np.int8), rotation=rot_wc,
         translation=t_wc, scale=1.0, colors=layout.table_colors, stripe_color=layout.table_stripe,
@@ -285,9 +335,10 @@ def render_frame(renderer: Renderer, layout: SceneLayout, rng: np.random.Generat
                                 stripe_color=o.stripe_color, pattern=o.pattern, pattern_freq=o.pattern_freq,
                                 shininess=o.shininess, instance_id=o.instance_id))
     # light from above (world up seen from the camera) with a random tilt
-    light = rot_wc @ np.array([rng.uniform(-0.8, 0.8), 1.0, rng.uniform(-0.8, 0.8)])
-    lighting = Lighting(direction=tuple(light / np.linalg.norm(light)), ambient=float(rng.uniform(0.2, 0.5)),
-                        gain=float(rng.uniform(0.5, 0.9)), shadow_centre=tuple(t_wc))  # world origin = table centre
+    light_world, ambient, gain = light if light is not None else random_light(rng)
+    light_cam = rot_wc @ light_world
+    lighting = Lighting(direction=tuple(light_cam / np.linalg.norm(light_cam)), ambient=ambient, gain=gain,
+                        shadow_centre=tuple(t_wc))  # world origin = table centre
     out = renderer.render(items, lighting)
 
     rgb = out.rgb

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "'camera' = CAMERA-like (NNNNN dirs, camera_full_depths, CAMERA intrinsics), "
                         "'housecat' = HouseCat6D-like (sceneNN / test_sceneN, labels/, only bottle/can/mug labelled)")
     p.add_argument("--views-per-scene", type=int, default=5, help="camera views rendered per object layout")
+    p.add_argument("--sequence-rate", type=float, default=0.0, metavar="HZ",
+                   help="render each layout as a sequence of --views-per-scene frames at HZ from a hand-held camera "
+                        "circling the table (e.g. --views-per-scene 300 --sequence-rate 30); 0 = independent views")
     p.add_argument("--models-per-category", type=int, default=40,
                    help="procedural model instances per category (the seed picks them)")
     p.add_argument("--objects", type=int, nargs=2, default=(3, 6), metavar=("MIN", "MAX"))
@@ -60,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = GeneratorConfig(
         out=args.out, frames=args.frames, seed=args.seed, split=args.split, source=args.source,
-        views_per_scene=args.views_per_scene, models_per_category=args.models_per_category,
+        views_per_scene=args.views_per_scene, sequence_rate_hz=args.sequence_rate,
+        models_per_category=args.models_per_category,
         num_objects=tuple(args.objects), num_distractors=tuple(args.distractors),
         depth_noise=not args.no_depth_noise, rgb_noise_std=args.rgb_noise, write_segmentation=args.segmentation,
         intrinsics=CAMERA25_INTRINSICS if args.source == "camera" else REAL275_INTRINSICS)
