@@ -33,7 +33,8 @@ from visualization_msgs.msg import MarkerArray
 from ..core.errors import CleanPoseError, ConfigError, InputError, WeightsError
 from ..core.geometry import backproject
 from ..core.pipeline import Pipeline
-from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance
+from ..core.tracker import Tracker
+from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance, PoseEstimate
 from ..resources import ensure_fastdds_profile
 from . import converters
 from .diagnostics import HealthMonitor, diagnostic_array
@@ -56,6 +57,7 @@ TOPIC_DETECTIONS = "segmentation/detections"
 TOPIC_POSES = "pose_estimation/detections"
 TOPIC_MARKERS = "pose_estimation/markers"
 TOPIC_POINTS = "pose_estimation/object_points"
+TOPIC_POSES_RAW = "pose_estimation/detections_raw"  # per-frame estimates, only while tracking is on
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class CleanPoseNode(Node):
         self._pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100)) if cfg.output.publish_tf else None
         self._pub_markers = self.create_publisher(MarkerArray, TOPIC_MARKERS, out_qos) if cfg.output.publish_markers else None
         self._pub_points = self.create_publisher(PointCloud2, TOPIC_POINTS, out_qos) if cfg.output.publish_points else None
+        # with tracking, detections / TF / markers are keyed by track (stable names while the segmenter renumbers)
+        self._tracker = Tracker(cfg.tracking.tracker_config()) if cfg.tracking.enabled else None
+        self._pub_raw = self.create_publisher(Detection3DArray, TOPIC_POSES_RAW, out_qos) if self._tracker else None
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
 
         synced = ["color", "depth", "mask"] + (["detections"] if cfg.use_detections else [])
@@ -268,11 +273,16 @@ class CleanPoseNode(Node):
                 self.get_logger().warning(f"the colour image has an empty header.frame_id and output.frame_id is not set: "
                                           f"publishing in {frame_id!r} (output.fallback_frame_id)")
         stamp = frame.stamp_ns
-        self._pub_poses.publish(detection_array(result.poses, stamp, frame_id))
-        if self._pub_tf is not None and result.poses:
-            self._pub_tf.publish(tf_message(result.poses, stamp, frame_id, self.config.output.tf_prefix))
+        poses: Sequence[PoseEstimate] = result.poses
+        if self._tracker is not None and self._pub_raw is not None:
+            self._tracker.update(result.poses)
+            poses = self._tracker.confirmed()  # instance_id = track id
+            self._pub_raw.publish(detection_array(result.poses, stamp, frame_id))
+        self._pub_poses.publish(detection_array(poses, stamp, frame_id))
+        if self._pub_tf is not None and poses:
+            self._pub_tf.publish(tf_message(poses, stamp, frame_id, self.config.output.tf_prefix))
         if self._pub_markers is not None:
-            self._pub_markers.publish(self._markers.build(result.poses, stamp, frame_id))
+            self._pub_markers.publish(self._markers.build(poses, stamp, frame_id))
         if self._pub_points is not None:
             self._pub_points.publish(object_points_cloud(self._object_points(frame, instances, result), stamp, frame_id))
 

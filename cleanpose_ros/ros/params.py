@@ -19,6 +19,7 @@ import yaml
 
 from ..core.config import POSE_SOURCES, from_dict
 from ..core.errors import ConfigError
+from ..core.tracker import TrackerConfig
 from ..core.types import CATEGORIES
 
 C = TypeVar("C")
@@ -130,6 +131,32 @@ class HealthParams:
 
 
 @dataclass(frozen=True)
+class TrackingParams:
+    """core/tracker.py TrackerConfig as node parameters (defaults: TrackerConfig's)."""
+
+    enabled: bool = param_field(False, "track objects over frames: outputs keyed by track id, steadier poses, "
+                                       "raw per-frame estimates on pose_estimation/detections_raw")
+    gate_m: float = param_field(0.10, "an estimate farther than this from a track's centre cannot continue it")
+    birth_hits: int = param_field(3, "consecutive matched frames before a track is published")
+    max_missed: int = param_field(5, "frames without a match before a track dies (its markers are deleted)")
+    flip_gate_deg: float = param_field(45.0, "rotation changes beyond this are held back ...")
+    flip_confirm: int = param_field(2, "... until this many consecutive estimates agree")
+    min_gain: float = param_field(0.15, "filter gain of an estimate with confidence 0")
+    max_gain: float = param_field(0.6, "filter gain of an estimate with confidence 1")
+
+    def __post_init__(self) -> None:
+        self.tracker_config()  # the tracker's own validation, with its message
+
+    def tracker_config(self) -> TrackerConfig:
+        try:
+            return TrackerConfig(gate_m=self.gate_m, birth_hits=self.birth_hits, max_missed=self.max_missed,
+                                 flip_gate_deg=self.flip_gate_deg, flip_confirm=self.flip_confirm,
+                                 min_gain=self.min_gain, max_gain=self.max_gain)
+        except ConfigError as e:
+            raise ConfigError(f"tracking: {e}") from None
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     use_detections: bool = param_field(True, "true: Detection2DArray names each mask id's category; "
                                     "false: mask value = NOCS class id (1-based), one object per category")
@@ -138,6 +165,7 @@ class NodeConfig:
     sync: SyncParams = field(default_factory=SyncParams)
     output: OutputParams = field(default_factory=OutputParams)
     health: HealthParams = field(default_factory=HealthParams)
+    tracking: TrackingParams = field(default_factory=TrackingParams)
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,10 @@ def _scene(h: int = 240, w: int = 320):
     return intr, rgb, depth, mask
 
 
-def _publish_scene(pubs: dict, stamp: int, frame_id: str):
-    """One frame of _scene() on the four input topics; returns its intrinsics."""
-    intr, rgb, depth, mask = _scene()
+def _publish_scene(pubs: dict, stamp: int, frame_id: str, mask: np.ndarray | None = None):
+    """One frame of _scene() on the four input topics (`mask` replaces the scene's); returns its intrinsics."""
+    intr, rgb, depth, scene_mask = _scene()
+    mask = scene_mask if mask is None else mask
     pubs["info"].publish(converters.intrinsics_to_camera_info(intr, stamp_ns=stamp, frame_id=frame_id))
     pubs["color"].publish(converters.array_to_image(rgb, "rgb8", stamp_ns=stamp, frame_id=frame_id))
     pubs["depth"].publish(converters.array_to_image(depth, "16UC1", stamp_ns=stamp, frame_id=frame_id))
@@ -231,6 +232,70 @@ def test_diagnostics_keep_running_with_sim_time_and_no_clock_and_say_so(context,
         status = got[-1].status[0]
         assert status.level == DiagnosticStatus.WARN and "/clock" in status.message
         assert got[-1].header.stamp.sec > 0  # stamped with wall time rather than 0
+    finally:
+        node.close()
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()
+
+
+def test_tracking_keeps_tf_names_while_segmenter_ids_change(context, node_weights: Path):
+    """tracking.enabled: a static scene whose segmenter renumbers its masks every frame keeps one track
+    (and one TF name) per object; the raw estimates still come out under the segmenter's ids."""
+    from tf2_msgs.msg import TFMessage
+    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    node = CleanPoseNode(parameter_overrides=[
+        Parameter("inference.weights", value=str(node_weights)), Parameter("inference.num_threads", value=1),
+        Parameter("tracking.enabled", value=True), Parameter("sync.max_age_ms", value=0.0)])
+    probe = Node("probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    tracked, raw, tf_names = [], [], []
+    probe.create_subscription(Detection3DArray, "pose_estimation/detections", tracked.append, reliable)
+    probe.create_subscription(Detection3DArray, "pose_estimation/detections_raw", raw.append, reliable)
+    probe.create_subscription(TFMessage, "/tf", lambda m: tf_names.append(sorted(t.child_frame_id for t in m.transforms)),
+                              QoSProfile(depth=100))
+    pubs = {name: probe.create_publisher(t, topic, reliable) for name, t, topic in [
+        ("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
+        ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask"),
+        ("detections", Detection2DArray, "segmentation/detections")]}
+
+    def spin_until(condition, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    try:
+        spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)
+        intr, rgb, depth, class_mask = _scene()
+        rng = np.random.default_rng(3)
+        for k in range(8):
+            ids = rng.permutation([4, 11]) if k % 2 else rng.permutation([20, 7])  # new ids every frame
+            mask = np.zeros_like(class_mask)
+            dets = Detection2DArray()
+            for new_id, value in zip(ids, (CATEGORIES.index("mug") + 1, CATEGORIES.index("camera") + 1)):
+                mask[class_mask == value] = new_id
+                d = Detection2D(id=str(int(new_id)))
+                h = ObjectHypothesisWithPose()
+                h.hypothesis.class_id, h.hypothesis.score = CATEGORIES[value - 1], 0.9
+                d.results.append(h)
+                dets.detections.append(d)
+            stamp = node.get_clock().now().nanoseconds
+            _publish_scene(pubs, stamp, FRAME_ID, mask=mask)
+            dets.header.stamp = converters.ns_to_stamp(stamp)
+            pubs["detections"].publish(dets)
+            assert spin_until(lambda: len(raw) == k + 1, 30.0), node.health.snapshot().summary()
+        spin_until(lambda: len(tracked) == 8, 5.0)
+        assert sorted(d.id for d in raw[-1].detections) != sorted(d.id for d in raw[-2].detections)
+        published = [sorted(d.id for d in m.detections) for m in tracked]
+        assert published[:2] == [[], []] and published[2:] == [["1", "2"]] * 6  # born after 3 frames, then stable
+        assert all(names == tf_names[0] for names in tf_names) and len(tf_names[0]) == 2
     finally:
         node.close()
         executor.shutdown()
