@@ -13,9 +13,11 @@ assignment is the optimal one (`scipy.optimize.linear_sum_assignment`). Then per
 - life: a track is confirmed after `birth_hits` consecutive matched frames and dies after `max_missed`
   frames without a match.
 
-It works in whatever frame the poses are in (the camera's): with a moving camera the gate and the gain
-must tolerate the apparent motion, which the defaults do for a hand-held camera at 30 Hz (a fixed-frame
-mode fed by odometry is not implemented). numpy + scipy only, like the rest of core.
+Frames: given the camera's pose in a fixed frame (`update(poses, world_from_camera=(R, t))`, from odometry
+or a robot's kinematics) the tracker filters there, where static objects stand still while the camera
+moves, and returns poses in the current camera frame; without it, it filters in the camera frame, where a
+moving camera makes static objects move too: the gate must cover their apparent motion per frame and the
+filter lags behind it (by about (1 - gain) / gain frames of that motion). numpy + scipy only.
 """
 from __future__ import annotations
 
@@ -39,8 +41,8 @@ class TrackerConfig:
     max_missed: int = 5  # frames without a match before a track dies
     flip_gate_deg: float = 45.0  # a rotation change beyond this is held back ...
     flip_confirm: int = 2  # ... until this many consecutive estimates agree on the new rotation
-    min_gain: float = 0.15  # filter gain of an estimate with confidence 0 ...
-    max_gain: float = 0.6  # ... and with confidence 1 (an estimate without a confidence counts as 1)
+    min_gain: float = 0.10  # filter gain of an estimate with confidence 0 ...
+    max_gain: float = 0.4  # ... and with confidence 1 (an estimate without a confidence counts as 1)
     symmetric_categories: tuple[str, ...] = tuple(sorted(SYMMETRIC_CATEGORIES))
 
     def __post_init__(self) -> None:
@@ -120,6 +122,7 @@ class Tracker:
         self.config = config or TrackerConfig()
         self.tracks: list[Track] = []
         self._next_id = 1
+        self._world_from_camera: tuple[np.ndarray, np.ndarray] | None = None  # of the latest update
 
     def _associate(self, poses: Sequence[PoseEstimate]) -> list[tuple[int, int]]:
         from scipy.optimize import linear_sum_assignment
@@ -173,7 +176,14 @@ class Tracker:
         track.last_instance_id = pose.instance_id
         track.confirmed = track.confirmed or track.hits >= cfg.birth_hits
 
-    def update(self, poses: Sequence[PoseEstimate]) -> list[Track]:
+    def update(self, poses: Sequence[PoseEstimate],
+               world_from_camera: tuple[np.ndarray, np.ndarray] | None = None) -> list[Track]:
+        """One frame's estimates (camera frame). With `world_from_camera` (R, t: p_world = R p_cam + t) the
+        tracks live in that fixed frame; `confirmed()` returns them in this frame's camera frame."""
+        self._world_from_camera = world_from_camera
+        if world_from_camera is not None:
+            r, t = world_from_camera
+            poses = [dataclasses.replace(p, rotation=r @ p.rotation, translation=r @ p.translation + t) for p in poses]
         matched_tracks, matched_poses = set(), set()
         for r, c in self._associate(poses):
             self._continue(self.tracks[r], poses[c])
@@ -195,8 +205,13 @@ class Tracker:
         return sorted(self.tracks, key=lambda t: t.track_id)
 
     def confirmed(self) -> list[PoseEstimate]:
-        """The filtered poses of the confirmed tracks that were seen this frame (instance_id = track id)."""
-        return [t.pose for t in sorted(self.tracks, key=lambda t: t.track_id) if t.confirmed and t.missed == 0]
+        """The filtered poses of the confirmed tracks seen this frame (instance_id = track id), in the camera
+        frame of the latest update."""
+        poses = [t.pose for t in sorted(self.tracks, key=lambda t: t.track_id) if t.confirmed and t.missed == 0]
+        if self._world_from_camera is None:
+            return poses
+        r, t = self._world_from_camera
+        return [dataclasses.replace(p, rotation=r.T @ p.rotation, translation=r.T @ (p.translation - t)) for p in poses]
 
 
 __all__ = ["Track", "Tracker", "TrackerConfig", "aabb_overlap", "closest_about_y", "rotation_angle", "slerp"]

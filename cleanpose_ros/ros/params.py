@@ -141,8 +141,8 @@ class TrackingParams:
     max_missed: int = param_field(5, "frames without a match before a track dies (its markers are deleted)")
     flip_gate_deg: float = param_field(45.0, "rotation changes beyond this are held back ...")
     flip_confirm: int = param_field(2, "... until this many consecutive estimates agree")
-    min_gain: float = param_field(0.15, "filter gain of an estimate with confidence 0")
-    max_gain: float = param_field(0.6, "filter gain of an estimate with confidence 1")
+    min_gain: float = param_field(0.1, "filter gain of an estimate with confidence 0")
+    max_gain: float = param_field(0.4, "filter gain of an estimate with confidence 1")
 
     def __post_init__(self) -> None:
         self.tracker_config()  # the tracker's own validation, with its message
