@@ -11,6 +11,7 @@ at `rate_hz`, each publication stamped with the current time:
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
@@ -44,6 +45,10 @@ class DemoCameraConfig:
         "instances", "instances: mask = instance ids + detections; categories: mask = NOCS class ids, no detections")
     min_depth_pixels: int = param_field(64, "objects with fewer valid depth pixels are left out of detections and truth")
     models_per_category: int = param_field(4, "procedural shapes per category")
+    sequence: bool = param_field(False, "true: the `scenes` frames are one static table seen by a hand-held camera "
+                                        "circling it at 30 Hz (a sequence for tracking), played in a loop")
+    shuffle_ids: bool = param_field(False, "renumber the instance ids of every frame (mask and detections), "
+                                           "as a real segmenter does")
 
     def __post_init__(self) -> None:
         require(1 <= self.scenes <= 1000, f"scenes must be in [1, 1000], got {self.scenes}")
@@ -66,18 +71,28 @@ class DemoScene:
 
 
 def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_INTRINSICS,
-                  models_per_category: int = 4, min_depth_pixels: int = 64) -> list[DemoScene]:
-    """Render `count` random scenes with the project's synthetic generator."""
+                  models_per_category: int = 4, min_depth_pixels: int = 64, sequence: bool = False,
+                  shuffle_ids: bool = False) -> list[DemoScene]:
+    """Render `count` random scenes with the project's synthetic generator; with `sequence`, `count`
+    frames of one layout from a hand-held camera circling it at 30 Hz (data/scene.py OrbitCamera).
+    `shuffle_ids` gives every frame's objects new instance ids (values 1..255, seeded)."""
     from ..data.render import Renderer  # lazy: moderngl + EGL only where scenes are made
-    from ..data.scene import ShapePool, make_layout, render_frame
+    from ..data.scene import OrbitCamera, ShapePool, make_layout, random_light, render_frame
 
     pool = ShapePool(seed, models_per_category)
     renderer = Renderer(intrinsics)
     rng = np.random.default_rng(seed)
+    layout = orbit = light = None
+    if sequence:
+        layout = make_layout(rng, pool)
+        orbit, light = OrbitCamera.random(rng), random_light(rng)
     scenes = []
     try:
-        for _ in range(count):
-            synthetic = render_frame(renderer, make_layout(rng, pool), rng)
+        for k in range(count):
+            if orbit is not None:
+                synthetic = render_frame(renderer, layout, rng, camera=orbit.pose(k / 30.0), light=light)
+            else:
+                synthetic = render_frame(renderer, make_layout(rng, pool), rng)
             labelled = [a for a in synthetic.annotations if a.valid_depth_pixels >= min_depth_pixels]
             ids = np.where(synthetic.mask == 255, 0, synthetic.mask).astype(np.uint16)
             keep = np.isin(ids, [a.instance_id for a in labelled])
@@ -85,9 +100,18 @@ def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_
                                        rotation=np.asarray(a.rotation, np.float64),
                                        translation=np.asarray(a.translation, np.float64),
                                        size=np.asarray(a.size_m, np.float64)) for a in labelled)
+            instance_mask = np.where(keep, ids, 0).astype(np.uint16)
+            if shuffle_ids:
+                new = {a.instance_id: int(v) for a, v in zip(labelled, rng.choice(np.arange(1, 256), len(labelled),
+                                                                                  replace=False))}
+                relabelled = np.zeros_like(instance_mask)
+                for old, value in new.items():
+                    relabelled[instance_mask == old] = value
+                instance_mask = relabelled
+                truth = tuple(dataclasses.replace(t, instance_id=new[t.instance_id]) for t in truth)
             scenes.append(DemoScene(
                 rgb=synthetic.rgb, depth_mm=np.round(synthetic.depth_m * 1000.0).astype(np.uint16),
-                instance_mask=np.where(keep, ids, 0).astype(np.uint16), intrinsics=intrinsics, truth=truth,
+                instance_mask=instance_mask, intrinsics=intrinsics, truth=truth,
                 boxes=tuple(tuple(int(v) for v in a.bbox) for a in labelled)))
     finally:
         renderer.release()
@@ -167,7 +191,8 @@ class DemoCamera(Node):
         if scenes is None:
             self.get_logger().info(f"rendering {cfg.scenes} scenes (seed {cfg.seed})")
             scenes = render_scenes(cfg.scenes, cfg.seed, models_per_category=cfg.models_per_category,
-                                   min_depth_pixels=cfg.min_depth_pixels)
+                                   min_depth_pixels=cfg.min_depth_pixels, sequence=cfg.sequence,
+                                   shuffle_ids=cfg.shuffle_ids)
         self.scenes = list(scenes)
         self._messages = [scene_messages(s, cfg.frame_id, cfg.mask_mode) for s in self.scenes]
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
