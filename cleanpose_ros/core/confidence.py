@@ -15,6 +15,7 @@ them by the SHA-256 of the weights file it was calibrated on (and of any export 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -294,5 +295,15 @@ def load_for_weights(weights: str | Path, path: str | Path | None = None) -> Con
     return model
 
 
-__all__ = ["CONFIDENCE_SUFFIX", "CategoryModel", "ConfidenceModel", "FEATURE_NAMES", "file_sha256",
+def carry_to_export(weights: str | Path, export: str | Path) -> Path | None:
+    """Give an export of `weights` (the same network, e.g. its .onnx) the weights' confidence model: a copy
+    next to the export that also lists the export's SHA-256. None when the weights have no valid model."""
+    model = load_for_weights(weights)
+    if model is None:
+        return None
+    extended = dataclasses.replace(model, weights_sha256=(*model.weights_sha256, file_sha256(export)))
+    return extended.save(sidecar_path(export))
+
+
+__all__ = ["carry_to_export", "CONFIDENCE_SUFFIX", "CategoryModel", "ConfidenceModel", "FEATURE_NAMES", "file_sha256",
            "load_for_weights", "pose_features", "sidecar_path"]

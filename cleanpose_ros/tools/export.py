@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         out = export_checkpoint(args.weights, args.out, opset=args.opset, seed=args.seed)
         samples = "of the checkpoint" if args.seed is None else f"drawn from seed {args.seed}"
         print(f"wrote {out} (opset {args.opset}, confounder samples {samples} baked in)")
+        if args.seed is None:  # the same network as the checkpoint: its calibrated confidence applies
+            from cleanpose_ros.core.confidence import carry_to_export
+
+            carried = carry_to_export(args.weights, out)
+            if carried is not None:
+                print(f"wrote {carried} (the checkpoint's confidence model, now also naming {out.name})")
         if args.no_parity:
             return 0
         from cleanpose_ros.core.pipeline import Pipeline

@@ -140,3 +140,22 @@ def test_covariance_from_the_error_model_grows_as_confidence_falls_and_frees_the
     again = ConfidenceModel.from_json(json.loads(json.dumps(model.to_json())))
     np.testing.assert_array_equal(again.covariance("laptop", 0.5, r), model.covariance("laptop", 0.5, r))
     assert ConfidenceModel.fit(list(cats), feats, labels).covariance("laptop", 0.5, r) is None
+
+
+def test_an_export_of_the_weights_gets_their_confidence_model(tmp_path):
+    from cleanpose_ros.core.confidence import carry_to_export
+
+    weights, export, other = tmp_path / "net.pt", tmp_path / "out" / "net.onnx", tmp_path / "other.onnx"
+    export.parent.mkdir()
+    weights.write_bytes(b"weights")
+    export.write_bytes(b"the same network, exported")
+    other.write_bytes(b"something else")
+    assert carry_to_export(weights, export) is None  # no model to carry
+    cats, feats, labels = _synthetic(np.random.default_rng(1), 100)
+    ConfidenceModel.fit(list(cats), feats, labels, weights_sha256=[file_sha256(weights)]).save(sidecar_path(weights))
+    carried = carry_to_export(weights, export)
+    assert carried == export.parent / "net.confidence.json"
+    assert load_for_weights(export) is not None and load_for_weights(weights) is not None
+    assert ConfidenceModel.load(carried).weights_sha256 == (file_sha256(weights), file_sha256(export))
+    carried.rename(tmp_path / "other.confidence.json")
+    assert load_for_weights(other) is None  # a file it was not made for
