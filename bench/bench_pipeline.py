@@ -69,7 +69,7 @@ def build_engines(config_name: str, engines: list[str], device: str, threads: in
     """Yield (label, engine) for a random-initialised model of a named config."""
     import torch
 
-    from cleanpose_ros.engines.base import ProviderUnavailableError
+    from cleanpose_ros.core.engine import ProviderUnavailableError
     from cleanpose_ros.engines.config import EngineConfig
     from cleanpose_ros.engines.export import export_model
     from cleanpose_ros.engines.onnx_engine import OnnxEngine

@@ -13,7 +13,7 @@ from rosbags.typesys.store import Typestore
 
 from ..core.types import CameraIntrinsics, PoseEstimate
 from ..ros.converters import PIXEL_FORMATS
-from ..ros.output_spec import (MARKER_ADD, MARKER_DELETE, LiveMarkers, MarkerSpec, MarkerStyle, object_markers,
+from ..ros.output_spec import (MARKER_ADD, MARKER_DELETE, MARKER_DELETEALL, LiveMarkers, MarkerSpec, MarkerStyle, object_markers,
                                pose_quaternion, tf_child_frame)
 
 IMAGE = "sensor_msgs/msg/Image"
@@ -139,9 +139,11 @@ class MessageBuilder:
         from .typestore import new_message
 
         m = new_message(self.store, "visualization_msgs/msg/Marker", header=self.header(stamp_ns, frame_id))
-        if spec is None:
-            assert delete is not None
-            m.ns, m.id, m.action = delete[0], int(delete[1]), MARKER_DELETE
+        if spec is None:  # delete = (ns, id) of one marker, or None: DELETEALL of every marker
+            if delete is None:
+                m.ns, m.id, m.action = "", 0, MARKER_DELETEALL
+            else:
+                m.ns, m.id, m.action = delete[0], int(delete[1]), MARKER_DELETE
             return m
         m.ns, m.id, m.type, m.action = spec.ns, int(spec.marker_id), int(spec.marker_type), MARKER_ADD
         m.pose = self.pose(spec.position, spec.orientation)
@@ -162,9 +164,12 @@ class MarkerArrayBuilder:
         self.builder = builder
         self.style = style
         self._live = LiveMarkers()
+        self._first = True
 
     def build(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str) -> Any:
         specs = [spec for p in poses for spec in object_markers(p, self.style)]
-        markers = [self.builder.marker(s, stamp_ns, frame_id, self.style) for s in specs]
+        markers = [self.builder.marker(None, stamp_ns, frame_id, self.style)] if self._first else []  # DELETEALL
+        self._first = False
+        markers += [self.builder.marker(s, stamp_ns, frame_id, self.style) for s in specs]
         markers += [self.builder.marker(None, stamp_ns, frame_id, self.style, delete=key) for key in self._live.update(specs)]
         return self.builder.store.types[MARKER_ARRAY](markers=markers)

@@ -5,19 +5,19 @@ preprocessing (core/preprocess.py), ONE engine call for all remaining objects of
 postprocessing (core/postprocess.py), and with a confidence model (core/confidence.py) each pose's
 confidence and published score. Every refused instance is reported with a reason.
 
-The engine is passed in (engines/base.py Engine); this module never imports torch or
-onnxruntime. `Pipeline.from_weights` builds one from a weights file through engines/factory.py,
-imported only when called.
+The engine is passed in (core/engine.py Engine, the torch-free contract every backend implements);
+this module never imports torch or onnxruntime. engines/factory.py build_pipeline builds an engine
+and a pipeline from a weights file.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Sequence
 
 from .confidence import ConfidenceModel
+from .engine import KEYPOINT_OUTPUT_NAMES, Engine, ModelInfo, dummy_inputs, engine_output_names
 from .config import PipelineConfig
 from .errors import ConfigError
 from .plausibility import implausibility
@@ -25,8 +25,6 @@ from .postprocess import decode_poses
 from .preprocess import preprocess_instances
 from .types import Frame, FrameResult, Instance, ObjectBatch, PoseEstimate
 
-if TYPE_CHECKING:  # engines/base.py is torch-free, but keep core's import graph minimal
-    from ..engines.base import Engine, ModelInfo
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +39,13 @@ REJECT_DUPLICATE_ID = "duplicate_instance_id"  # an earlier instance of the fram
 TIMING_STAGES = ("preprocess", "engine", "postprocess", "total")
 
 
-def config_for_model(config: PipelineConfig, info: "ModelInfo") -> PipelineConfig:
+def config_for_model(config: PipelineConfig, info: ModelInfo) -> PipelineConfig:
     """`config` with the preprocessing sizes (num_points, crop_size) the model was built for."""
     preprocess = dataclasses.replace(config.preprocess, num_points=info.num_points, crop_size=info.crop_size)
     return dataclasses.replace(config, preprocess=preprocess)
 
 
-def check_config_matches_model(config: PipelineConfig, info: "ModelInfo") -> None:
+def check_config_matches_model(config: PipelineConfig, info: ModelInfo) -> None:
     """Refuse a pipeline config whose preprocessing or categories differ from the model's."""
     problems = []
     if config.preprocess.num_points != info.num_points:
@@ -75,7 +73,7 @@ def with_confidence(pose: PoseEstimate, model: ConfidenceModel) -> PoseEstimate:
 class Pipeline:
     """Callable: `pipeline(frame, instances) -> FrameResult`. Not thread-safe; one per worker."""
 
-    def __init__(self, engine: "Engine", config: PipelineConfig | None = None, seed: int = 0,
+    def __init__(self, engine: Engine, config: PipelineConfig | None = None, seed: int = 0,
                  confidence: ConfidenceModel | None = None) -> None:
         """`config=None` takes the defaults with the model's preprocessing sizes.
 
@@ -88,8 +86,6 @@ class Pipeline:
         self._config = config_for_model(PipelineConfig(), engine.info) if config is None else config
         check_config_matches_model(self._config, engine.info)
         if self._config.pose_source != "direct" or confidence is not None:
-            from ..engines.base import KEYPOINT_OUTPUT_NAMES, engine_output_names  # numpy only, like this module
-
             # asked, not run: a start-up engine call here would repeat the warm-up's work
             if not set(KEYPOINT_OUTPUT_NAMES) <= set(engine_output_names(engine)):
                 needs = (f"pose_source {self._config.pose_source!r}" if self._config.pose_source != "direct"
@@ -100,20 +96,6 @@ class Pipeline:
         self._seed = seed
         self._known = frozenset(self._config.categories)
         self._enabled = frozenset(self._config.enabled_categories)
-
-    @classmethod
-    def from_weights(cls, weights: str | Path, engine: str = "torch", device: str = "cpu",
-                     config: PipelineConfig | None = None, seed: int = 0, warm_up: bool = True,
-                     **engine_options: Any) -> "Pipeline":
-        """Build the engine for a checkpoint (.pt) or exported network (.onnx) and wrap it.
-
-        See engines/factory.py build_pipeline for `engine_options` (precision, providers,
-        fallback, num_threads, inference_seed, spin_wait). `warm_up` runs one dummy engine call.
-        """
-        from ..engines.factory import build_pipeline  # lazy: may import torch / onnxruntime
-
-        return build_pipeline(weights, engine=engine, device=device, config=config, seed=seed, warm_up=warm_up,
-                              **engine_options)
 
     def _plausible(self, poses: list[PoseEstimate], batch: ObjectBatch, rejected: list[tuple[int, str]]
                    ) -> list[PoseEstimate]:
@@ -134,15 +116,13 @@ class Pipeline:
         The first call of an engine allocates its buffers and (onnxruntime, cuDNN) picks kernels,
         often 10x a normal call; doing it at start keeps that out of the first real frame.
         """
-        from ..engines.base import dummy_inputs  # numpy only, like this module
-
         inputs = dummy_inputs(self._engine.info, num_objects)
         start = time.perf_counter()
         self._engine.run(inputs)
         return 1e3 * (time.perf_counter() - start)
 
     @property
-    def engine(self) -> "Engine":
+    def engine(self) -> Engine:
         return self._engine
 
     @property

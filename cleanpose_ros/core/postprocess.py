@@ -1,6 +1,6 @@
 """Network outputs -> PoseEstimate: the only place raw engine numbers become poses.
 
-Every engine returns the same named float32 arrays (engines/base.py OUTPUT_SPECS):
+Every engine returns the same named float32 arrays (core/engine.py OUTPUT_SPECS):
 rotation (B, 3, 3), translation (B, 3) metres in the camera frame, size (B, 3) metres, and
 usually the keypoints' NOCS coordinates and camera positions (kpt_nocs, kpt_cam; (B, K, 3)).
 Decoding is done in float64 so that two engines whose outputs agree to float32 precision

@@ -136,7 +136,7 @@ class Instance:
 class ObjectBatch:
     """Network input for all instances of a frame (B objects), made by core.preprocess.
 
-    Named tensors (the engine schema, see engines/base.py):
+    Named tensors (the engine schema, see core/engine.py):
       rgb      (B, 3, S, S) float32, ImageNet-normalised crop, RGB order
       points   (B, N, 3)    float32, camera frame, metres (NOT centred; the network centres)
       choose   (B, N)       int64, index of each point's pixel in the S x S crop grid

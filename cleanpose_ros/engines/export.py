@@ -13,7 +13,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from .base import dummy_inputs
+from ..core.engine import dummy_inputs
 from .onnx_engine import model_info_to_metadata
 from .torch_engine import model_info_of
 

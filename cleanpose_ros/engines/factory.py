@@ -19,7 +19,7 @@ from ..core.confidence import load_for_weights
 from ..core.config import PipelineConfig
 from ..core.errors import ConfigError, WeightsError
 from ..core.pipeline import Pipeline
-from .base import Engine
+from ..core.engine import Engine
 from .config import EngineConfig
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..core.errors import ConfigError, WeightsError
-from .base import INPUT_NAMES, KEYPOINT_OUTPUT_NAMES, OUTPUT_NAMES, ModelInfo, ProviderUnavailableError, check_inputs, check_outputs
+from ..core.engine import INPUT_NAMES, KEYPOINT_OUTPUT_NAMES, OUTPUT_NAMES, ModelInfo, ProviderUnavailableError, check_inputs, check_outputs
 from .config import EngineConfig
 from .providers import resolve_ort_providers
 

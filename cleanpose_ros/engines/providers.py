@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from .base import ProviderUnavailableError
+from ..core.engine import ProviderUnavailableError
 from .config import ORT_PROVIDER_NAMES
 
 logger = logging.getLogger(__name__)

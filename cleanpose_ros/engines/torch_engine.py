@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError
-from .base import INPUT_NAMES, KEYPOINT_OUTPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs, dummy_inputs
+from ..core.engine import INPUT_NAMES, KEYPOINT_OUTPUT_NAMES, OUTPUT_NAMES, ModelInfo, check_inputs, check_outputs, dummy_inputs
 from .config import EngineConfig
 from .providers import resolve_torch_device
 

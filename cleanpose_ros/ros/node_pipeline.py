@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.errors import ConfigError, WeightsError
 from ..core.pipeline import Pipeline
+from ..engines.factory import build_pipeline as build_engine_pipeline
 from ..resources import find_resource
 from .params import NodeConfig
 
@@ -29,7 +30,7 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     inf = config.inference
     options: dict[str, Any] = {"num_threads": inf.num_threads} if inf.num_threads > 0 else {}
     options["fallback"] = inf.device_fallback
-    base = Pipeline.from_weights(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed,
+    base = build_engine_pipeline(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed,
                                  confidence=inf.confidence or None, **options)
     known = set(base.config.categories)
     unknown = sorted(set(config.filters.enabled_categories) - known)

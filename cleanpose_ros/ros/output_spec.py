@@ -36,6 +36,7 @@ MARKER_LINE_LIST = 5
 MARKER_TEXT_VIEW_FACING = 9
 MARKER_ADD = 0
 MARKER_DELETE = 2
+MARKER_DELETEALL = 3  # the node's first array: clear what an earlier run left
 
 
 def category_color(category: str) -> RGBA:

@@ -63,9 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..ros.node_pipeline import build_pipeline
     from ..ros.output_spec import MarkerStyle
 
-    if not args.bag.is_dir():  # checked before the weights load and before anything is written
-        kind = "a file" if args.bag.is_file() else "missing"
-        print(f"cleanpose-replay: --bag {args.bag} must be a rosbag2 folder ({kind}; unpack an archive first)",
+    if args.bag.is_file():  # checked before the weights load and before anything is written
+        print(f"cleanpose-replay: --bag {args.bag} must be a rosbag2 folder, not a file (unpack an archive first)",
               file=sys.stderr)
         return 2
     try:

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from cleanpose_ros.engines.base import Engine
+from cleanpose_ros.core.engine import Engine
 from cleanpose_ros.model.config import load_model_config
 from cleanpose_ros.model.network import CleanPose
 

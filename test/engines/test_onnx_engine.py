@@ -7,10 +7,11 @@ import onnx
 import pytest
 
 from cleanpose_ros.core.errors import ConfigError, WeightsError
+from cleanpose_ros.engines.factory import build_pipeline
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.core.types import CATEGORIES
-from cleanpose_ros.engines import base
-from cleanpose_ros.engines.base import ModelInfo, ProviderUnavailableError, SchemaError
+from cleanpose_ros.core import engine as base
+from cleanpose_ros.core.engine import ModelInfo, ProviderUnavailableError, SchemaError
 from cleanpose_ros.engines.config import EngineConfig
 from cleanpose_ros.engines.factory import build_engine
 from cleanpose_ros.engines.onnx_engine import METADATA_KEY, OnnxEngine
@@ -151,13 +152,13 @@ def test_torch_engine_device_policy(lite_artefacts):
 
 def test_from_weights_with_onnx_exports_a_checkpoint_once_and_matches_torch(lite_artefacts, tmp_path, monkeypatch):
     monkeypatch.setenv("CLEANPOSE_CACHE_DIR", str(tmp_path))
-    onnx_pipe = Pipeline.from_weights(lite_artefacts.checkpoint, engine="onnx", device="cpu", num_threads=1)
+    onnx_pipe = build_pipeline(lite_artefacts.checkpoint, engine="onnx", device="cpu", num_threads=1)
     cached = list((tmp_path / "onnx").glob("*.onnx"))
     assert len(cached) == 1 and "seedckpt" in cached[0].name and onnx_pipe.engine.info.seed is None
     stamp = cached[0].stat().st_mtime_ns
-    Pipeline.from_weights(lite_artefacts.checkpoint, engine="onnx")
+    build_pipeline(lite_artefacts.checkpoint, engine="onnx")
     assert cached[0].stat().st_mtime_ns == stamp  # reused, not exported again
-    torch_pipe = Pipeline.from_weights(lite_artefacts.checkpoint, engine="torch", num_threads=1)
+    torch_pipe = build_pipeline(lite_artefacts.checkpoint, engine="torch", num_threads=1)
     frame, instances = synthetic_frame(3, seed=11)
     a, b = torch_pipe(frame, instances), onnx_pipe(frame, instances)
     assert [p.instance_id for p in a.poses] == [p.instance_id for p in b.poses] == [1, 2, 3]
@@ -165,7 +166,7 @@ def test_from_weights_with_onnx_exports_a_checkpoint_once_and_matches_torch(lite
         np.testing.assert_allclose(p.translation, q.translation, atol=1e-4)  # 0.1 mm
         np.testing.assert_allclose(p.size, q.size, atol=1e-4)
     with pytest.raises(ConfigError, match="unknown engine option"):
-        Pipeline.from_weights(lite_artefacts.checkpoint, engine="torch", precison="fp16")
+        build_pipeline(lite_artefacts.checkpoint, engine="torch", precison="fp16")
 
 
 def test_tensorrt_gets_a_profile_over_the_object_counts_and_an_engine_cache(lite_artefacts, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 
 from cleanpose_ros.core.config import from_dict
 from cleanpose_ros.core.errors import ConfigError
-from cleanpose_ros.engines.base import ProviderUnavailableError
+from cleanpose_ros.core.engine import ProviderUnavailableError
 from cleanpose_ros.engines.config import EngineConfig
 from cleanpose_ros.engines.providers import resolve_ort_providers, resolve_torch_device
 

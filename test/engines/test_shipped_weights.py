@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cleanpose_ros.core.pipeline import Pipeline
+from cleanpose_ros.engines.factory import build_pipeline
 from cleanpose_ros.engines.parity import compare_pipelines
 from cleanpose_ros.metrics.pose_errors import rotation_error_deg, size_error_cm, translation_error_cm, uses_y_symmetry
 from test.engines.conftest import ROOT
@@ -40,7 +41,7 @@ def _with_gt(root, named_frames):
 
 
 def test_shipped_weights_meet_the_model_card_bounds(frames):
-    pipeline = Pipeline.from_weights(WEIGHTS, engine="torch", device="cpu", num_threads=1)
+    pipeline = build_pipeline(WEIGHTS, engine="torch", device="cpu", num_threads=1)
     rot, trans, size = [], [], []
     for _, frame, instances, gt in frames:
         poses = {p.instance_id: p for p in pipeline(frame, instances).poses}
@@ -65,8 +66,8 @@ def test_shipped_weights_meet_the_model_card_bounds(frames):
 
 def test_shipped_weights_give_the_same_poses_with_onnxruntime(frames, tmp_path, monkeypatch):
     monkeypatch.setenv("CLEANPOSE_CACHE_DIR", str(tmp_path))
-    torch_pipe = Pipeline.from_weights(WEIGHTS, engine="torch", num_threads=1)
-    onnx_pipe = Pipeline.from_weights(WEIGHTS, engine="onnx", num_threads=1)
+    torch_pipe = build_pipeline(WEIGHTS, engine="torch", num_threads=1)
+    onnx_pipe = build_pipeline(WEIGHTS, engine="onnx", num_threads=1)
     # Distances are computed in a fixed elementwise order (model/pointnet2_ops.square_distance), so both
     # engines make the same discrete selections: on the 442 held-out objects (docs/runtime.md, parity)
     # p99 5.3e-5 deg / 3.5e-4 mm / 8.9e-5 mm, max 2.9e-3 deg / 4.8e-4 mm / 2.0e-3 mm (before: max 0.36 deg /

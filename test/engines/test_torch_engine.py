@@ -4,7 +4,7 @@ import pytest
 
 from cleanpose_ros.core.errors import ConfigError
 from cleanpose_ros.core.pipeline import Pipeline
-from cleanpose_ros.engines.base import dummy_inputs
+from cleanpose_ros.core.engine import dummy_inputs
 from cleanpose_ros.engines.config import EngineConfig
 from cleanpose_ros.engines.parity import compare_pipelines, parity_frames
 from cleanpose_ros.engines.torch_engine import TorchEngine

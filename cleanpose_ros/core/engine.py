@@ -13,7 +13,7 @@ from typing import Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..core.errors import CleanPoseError
+from .errors import CleanPoseError
 
 
 @dataclass(frozen=True)
