@@ -222,6 +222,15 @@ def declare_config(node: Any, cls: type[C] = NodeConfig) -> C:  # type: ignore[a
     return config_from_parameters(values, cls)
 
 
+def tool_node_config(params: str | Path | None = None, **inference: Any) -> NodeConfig:
+    """The node's parameters as the offline tools use them: the node's defaults or a params file, with
+    the `inference` fields the command line gave (None = not given, the file's or default value stays).
+    The one builder of cleanpose-evaluate, cleanpose-replay and cleanpose-calibrate-confidence."""
+    config = load_node_config(params) if params else NodeConfig()
+    given = {k: v for k, v in inference.items() if v is not None}
+    return dataclasses.replace(config, inference=dataclasses.replace(config.inference, **given))
+
+
 #: Parameters every rclpy node has, which NodeConfig does not declare.
 ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
 

@@ -12,7 +12,6 @@ Exit status: 0 ok, 2 unusable arguments, weights, config or data folder.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -112,15 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _node_config(args: argparse.Namespace) -> "NodeConfig":
     """The node's parameters (defaults or --params file) with the command-line inference overrides."""
-    from cleanpose_ros.ros.params import NodeConfig, load_node_config
+    from cleanpose_ros.ros.params import tool_node_config
 
-    config = load_node_config(args.params) if args.params else NodeConfig()
-    overrides = {"weights": str(args.weights) if args.weights else None, "engine": args.engine,
-                 "device": args.device, "num_threads": args.threads, "seed": args.seed,
-                 "pose_source": args.pose_source,
-                 "confidence": None if args.confidence is None else ("" if args.confidence == "none" else args.confidence)}
-    inference = dataclasses.replace(config.inference, **{k: v for k, v in overrides.items() if v is not None})
-    return dataclasses.replace(config, inference=inference)
+    confidence = None if args.confidence is None else ("" if args.confidence == "none" else args.confidence)
+    return tool_node_config(args.params, weights=str(args.weights) if args.weights else None, engine=args.engine,
+                            device=args.device, num_threads=args.threads, seed=args.seed,
+                            pose_source=args.pose_source, confidence=confidence)
 
 
 def _run_dataset(args: argparse.Namespace) -> dict:

@@ -14,7 +14,6 @@ Exit status: 0 ok, 2 unusable bag (the message names what is missing), weights o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -40,17 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace OUT/bag of an earlier replay")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG curves")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = the node's inference.num_threads)")
+    p.add_argument("--seed", type=int, help="seed of the point sampling (default: the node's inference.seed)")
     return p
 
 
 def _node_config(args: argparse.Namespace):  # -> NodeConfig
-    from ..ros.params import NodeConfig, load_node_config
+    from ..ros.params import tool_node_config
 
-    config = load_node_config(args.params) if args.params else NodeConfig()
-    inference = config.inference
-    changes = {k: v for k, v in (("weights", str(args.weights) if args.weights else None), ("engine", args.engine),
-                                 ("device", args.device), ("num_threads", args.threads or None)) if v is not None}
-    return dataclasses.replace(config, inference=dataclasses.replace(inference, **changes))
+    return tool_node_config(args.params, weights=str(args.weights) if args.weights else None, engine=args.engine,
+                            device=args.device, num_threads=args.threads or None, seed=args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:

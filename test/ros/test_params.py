@@ -50,3 +50,15 @@ def test_every_refusal_reason_is_documented_with_its_counter():
     text = (ROOT / "docs" / "interfaces.md").read_text()
     assert "rejected_<reason>" in text
     assert [r for r in REJECT_REASONS if f"`{r}`" not in text] == []
+
+
+def test_tool_node_config_applies_only_the_given_overrides(tmp_path):
+    from cleanpose_ros.ros.params import tool_node_config
+
+    assert tool_node_config() == NodeConfig()
+    cfg = tool_node_config(None, seed=7, engine=None, pose_source="direct")
+    assert cfg.inference.seed == 7 and cfg.inference.engine == "torch" and cfg.inference.pose_source == "direct"
+    params = tmp_path / "p.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    inference: {seed: 3, num_threads: 2}\n")
+    cfg = tool_node_config(params, num_threads=None, seed=None)
+    assert (cfg.inference.seed, cfg.inference.num_threads) == (3, 2)  # the file's values stay when not overridden
