@@ -45,27 +45,14 @@ def main() -> int:
         weights = str(make_random_lite_checkpoint(Path(tempfile.mkdtemp()) / "random_lite.pt"))
 
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.node import Node
 
-    from test.support.processes import start_python, stop
+    from test.support.processes import node_diagnostics, start_node_and_camera, stop
 
-    node_proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={weights}",
-                              "-p", f"inference.engine:={args.engine}", "-p", f"inference.num_threads:={args.threads}",
-                              "-p", "health.log_period_s:=0.0"])
-    camera_proc = start_python(["-m", "cleanpose_ros.ros.demo_camera", "--ros-args", "-p", "scenes:=4",
-                                "-p", f"rate_hz:={args.rate}"])
+    node_proc, camera_proc = start_node_and_camera(weights, args.rate, args.threads, args.engine)
     rclpy.init()
     probe = Node("cleanpose_bench_probe")
-    latest: dict[str, str] = {}
-
-    def on_diag(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if "cleanpose_node" in status.name:
-                latest.clear()
-                latest.update({kv.key: kv.value for kv in status.values})
-
-    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    latest = node_diagnostics(probe)
     try:
         deadline = time.monotonic() + 120.0
         while int(latest.get("frames_out", "0")) == 0 and time.monotonic() < deadline:

@@ -43,27 +43,15 @@ def main() -> int:
 
     ensure_fastdds_profile()
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.node import Node
     from tqdm import tqdm
 
-    from test.support.processes import start_python, stop
+    from test.support.processes import node_diagnostics, start_node_and_camera, stop
 
-    node = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={args.weights}",
-                         "-p", f"inference.num_threads:={args.threads}", "-p", "health.log_period_s:=0.0"])
-    camera = start_python(["-m", "cleanpose_ros.ros.demo_camera", "--ros-args", "-p", "scenes:=4",
-                           "-p", f"rate_hz:={args.rate}"])
+    node, camera = start_node_and_camera(args.weights, args.rate, args.threads)
     rclpy.init()
     probe = Node("cleanpose_soak_probe")
-    latest: dict[str, str] = {}
-
-    def on_diag(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if "cleanpose_node" in status.name:
-                latest.clear()
-                latest.update({kv.key: kv.value for kv in status.values})
-
-    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    latest = node_diagnostics(probe)
     samples: list[tuple[float, float]] = []
     try:
         deadline = time.monotonic() + 120.0

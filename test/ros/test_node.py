@@ -46,6 +46,37 @@ def _scene(h: int = 240, w: int = 320):
     return intr, rgb, depth, mask
 
 
+INPUT_TOPICS = [("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
+                ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask")]
+
+
+def _input_publishers(probe: Node, qos: QoSProfile, extra: list | None = None) -> dict:
+    """Publishers of the node's inputs (plus `extra` (name, type, topic) entries) on a probe node."""
+    return {name: probe.create_publisher(t, topic, qos) for name, t, topic in INPUT_TOPICS + (extra or [])}
+
+
+def _spinner(executor: SingleThreadedExecutor):
+    """spin_until(condition, seconds) -> whether the condition came true, spinning `executor` meanwhile."""
+    def spin_until(condition, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+    return spin_until
+
+
+def _node_and_probe(weights: Path, *overrides: Parameter):
+    """An in-process node with these parameter overrides, a probe node and one executor spinning both."""
+    from cleanpose_ros.ros.node import CleanPoseNode
+
+    node = CleanPoseNode(parameter_overrides=[Parameter("inference.weights", value=str(weights)), *overrides])
+    probe = Node("probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    return node, probe, executor
+
+
 def _publish_scene(pubs: dict, stamp: int, frame_id: str, mask: np.ndarray | None = None):
     """One frame of _scene() on the four input topics (`mask` replaces the scene's); returns its intrinsics."""
     intr, rgb, depth, scene_mask = _scene()
@@ -72,9 +103,7 @@ def test_category_mask_mode_with_object_points(context, node_weights: Path):
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     probe.create_subscription(Detection3DArray, "pose_estimation/detections", lambda m: got.setdefault("det", m), reliable)
     probe.create_subscription(PointCloud2, "pose_estimation/object_points", lambda m: got.setdefault("cloud", m), reliable)
-    pubs = {name: probe.create_publisher(t, topic, reliable) for name, t, topic in [
-        ("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
-        ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask")]}
+    pubs = _input_publishers(probe, reliable)
     try:
         deadline = time.monotonic() + 10.0
         while any(p.get_subscription_count() == 0 for p in pubs.values()) and time.monotonic() < deadline:
@@ -137,27 +166,13 @@ def test_main_exits_2_naming_the_problem_of_an_empty_weights_file(tmp_path):
 def test_empty_frame_id_gets_the_fallback_and_a_future_stamp_is_refused(context, node_weights: Path):
     """An input without header.frame_id is published in output.fallback_frame_id (never with an empty
     frame); a frame stamped an hour ahead of the node's clock is refused (future_stamp), not put on TF."""
-    from cleanpose_ros.ros.node import CleanPoseNode
-
-    node = CleanPoseNode(parameter_overrides=[
-        Parameter("inference.weights", value=str(node_weights)), Parameter("use_detections", value=False),
-        Parameter("inference.num_threads", value=1)])
-    probe = Node("probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
+    node, probe, executor = _node_and_probe(node_weights, Parameter("use_detections", value=False),
+                                            Parameter("inference.num_threads", value=1))
     got: list = []
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     probe.create_subscription(Detection3DArray, "pose_estimation/detections", got.append, reliable)
-    pubs = {name: probe.create_publisher(t, topic, reliable) for name, t, topic in [
-        ("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
-        ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask")]}
-
-    def spin_until(condition, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while not condition() and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        return condition()
+    pubs = _input_publishers(probe, reliable)
+    spin_until = _spinner(executor)
 
     try:
         spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)
@@ -213,15 +228,8 @@ def test_an_unavailable_device_stops_the_node_cleanly_or_falls_back_when_asked(c
 def test_diagnostics_keep_running_with_sim_time_and_no_clock_and_say_so(context, node_weights: Path):
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
-    from cleanpose_ros.ros.node import CleanPoseNode
-
-    node = CleanPoseNode(parameter_overrides=[Parameter("inference.weights", value=str(node_weights)),
-                                              Parameter("use_sim_time", value=True),
-                                              Parameter("health.diagnostics_period_s", value=0.2)])
-    probe = Node("probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
+    node, probe, executor = _node_and_probe(node_weights, Parameter("use_sim_time", value=True),
+                                            Parameter("health.diagnostics_period_s", value=0.2))
     got: list = []
     probe.create_subscription(DiagnosticArray, "/diagnostics", got.append, 10)
     try:
@@ -245,31 +253,17 @@ def test_tracking_keeps_tf_names_while_segmenter_ids_change(context, node_weight
     from tf2_msgs.msg import TFMessage
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
-    from cleanpose_ros.ros.node import CleanPoseNode
-
-    node = CleanPoseNode(parameter_overrides=[
-        Parameter("inference.weights", value=str(node_weights)), Parameter("inference.num_threads", value=1),
-        Parameter("tracking.enabled", value=True), Parameter("sync.max_age_ms", value=0.0)])
-    probe = Node("probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
+    node, probe, executor = _node_and_probe(node_weights, Parameter("inference.num_threads", value=1),
+                                            Parameter("tracking.enabled", value=True),
+                                            Parameter("sync.max_age_ms", value=0.0))
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     tracked, raw, tf_names = [], [], []
     probe.create_subscription(Detection3DArray, "pose_estimation/detections", tracked.append, reliable)
     probe.create_subscription(Detection3DArray, "pose_estimation/detections_raw", raw.append, reliable)
     probe.create_subscription(TFMessage, "/tf", lambda m: tf_names.append(sorted(t.child_frame_id for t in m.transforms)),
                               QoSProfile(depth=100))
-    pubs = {name: probe.create_publisher(t, topic, reliable) for name, t, topic in [
-        ("info", CameraInfo, "color/camera_info"), ("color", Image, "color/image_raw"),
-        ("depth", Image, "depth/image_raw"), ("mask", Image, "segmentation/mask"),
-        ("detections", Detection2DArray, "segmentation/detections")]}
-
-    def spin_until(condition, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while not condition() and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        return condition()
+    pubs = _input_publishers(probe, reliable, [("detections", Detection2DArray, "segmentation/detections")])
+    spin_until = _spinner(executor)
 
     try:
         spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)

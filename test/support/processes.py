@@ -42,3 +42,30 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> str:
             proc.wait()
     out = proc.stdout.read() if proc.stdout else ""
     return out
+
+
+def start_node_and_camera(weights: str | Path, rate_hz: float, threads: int = 1, engine: str = "torch",
+                          scenes: int = 4) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """cleanpose_node (status log off) and demo_camera as child processes, like a deployment."""
+    node = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={weights}",
+                         "-p", f"inference.engine:={engine}", "-p", f"inference.num_threads:={threads}",
+                         "-p", "health.log_period_s:=0.0"])
+    camera = start_python(["-m", "cleanpose_ros.ros.demo_camera", "--ros-args", "-p", f"scenes:={scenes}",
+                           "-p", f"rate_hz:={rate_hz}"])
+    return node, camera
+
+
+def node_diagnostics(probe) -> dict[str, str]:
+    """A dict that always holds the key/values of the node's latest /diagnostics status (subscribed on `probe`)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    latest: dict[str, str] = {}
+
+    def on_diag(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if "cleanpose_node" in status.name:
+                latest.clear()
+                latest.update({kv.key: kv.value for kv in status.values})
+
+    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    return latest
