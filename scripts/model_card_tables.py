@@ -4,6 +4,7 @@ are copied by a program, not by hand:
 
   .venv/bin/python scripts/model_card_tables.py accuracy runs/eval_lite            # the accuracy table
   .venv/bin/python scripts/model_card_tables.py sources DIRECT_DIR FIT_DIR FUSED_DIR  # per-class pose sources
+  .venv/bin/python scripts/model_card_tables.py confidence runs/eval_lite                # the confidence table
   .venv/bin/python scripts/model_card_tables.py curve runs/lite_orient/evals SAMPLES_AT_STEP_0 [BASE_DIR]
                                                       # 10deg5cm / median rotation after each evaluated step
 
@@ -50,11 +51,14 @@ def _cell(m: dict, name: str) -> str:
 def sources(direct: str, fit: str, fused: str) -> str:
     rows = {"direct (pose head)": _load(direct), "nocs_fit (keypoint NOCS fit)": _load(fit),
             "fused (mean of both)": _load(fused)}
-    lines = ["| rotation from | " + " | ".join(CATEGORIES) + " | mean 10deg5cm | mean 5deg2cm |", "|" + "---|" * 9]
+    lines = ["| pose from | " + " | ".join(CATEGORIES) + " | mean 10deg5cm | mean 5deg2cm | mean trans (cm) | laptop trans (cm) |",
+             "|" + "---|" * 11]
     for label, m in rows.items():
         s = m["variants"]["corrected"]["summary"]
+        e = m["variants"]["corrected"]["errors"]
         lines.append(f"| {label} | " + " | ".join(_cell(m, n) for n in CATEGORIES)
-                     + f" | {s['10deg5cm']['mean']:.1f} | {s['5deg2cm']['mean']:.1f} |")
+                     + f" | {s['10deg5cm']['mean']:.1f} | {s['5deg2cm']['mean']:.1f} | {e['mean']['translation_cm']:.2f}"
+                     + f" | {e['laptop']['translation_cm']:.2f} |")
     return "\n".join(lines)
 
 
@@ -74,6 +78,16 @@ def curve(evals: str, samples_at_zero: str, base: str | None = None, source: str
     return "\n".join(lines)
 
 
+def confidence(folder: str) -> str:
+    """The confidence the node publishes, on an evaluation folder run with it (metrics.json "confidence")."""
+    c = _load(folder)["confidence"]
+    per = " | ".join(f"{c['per_category'][n]['auroc']:.2f}" for n in CATEGORIES)
+    top = " / ".join(f"{100 * v:.1f}" for v in c["top_fraction_within"].values())
+    return ("| objects | within 10deg5cm | AUROC | " + " | ".join(f"AUROC {n}" for n in CATEGORIES)
+            + " | ECE | 10deg5cm of the top 25 / 50 / 75 / 100 % |\n|" + "---|" * 11 + "\n"
+            + f"| {c['objects']} | {100 * c['within_10deg5cm']:.1f} % | {c['auroc']:.3f} | {per} | {c['ece']:.3f} | {top} |")
+
+
 if __name__ == "__main__":
     kind, *args = sys.argv[1:]
-    print({"accuracy": accuracy, "sources": sources, "curve": curve}[kind](*args))
+    print({"accuracy": accuracy, "sources": sources, "curve": curve, "confidence": confidence}[kind](*args))
