@@ -170,7 +170,9 @@ class NocsPoseDataset(Dataset):
         else:
             record = self._last_record = self.reader.read(rel)
         gt = record.gt
-        assert gt is not None
+        if gt is None:  # the index only lists annotated frames: the file changed under the dataset
+            raise ValueError(f"{rel}: the frame has no ground truth (its _label.pkl is gone or empty); "
+                             "rebuild the dataset index")
         inst = Instance(instance_id=int(gt.instance_ids[j]), category=self.categories[int(gt.class_ids[j]) - 1],
                         mask=record.mask == gt.instance_ids[j])
         seed = self._sample_seed(index)

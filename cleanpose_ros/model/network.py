@@ -81,7 +81,8 @@ class CleanPose(nn.Module):
                 "mediator": kpt_feat}
 
     def _confounders(self, category: Tensor) -> Tensor:
-        assert self.queue is not None
+        if self.queue is None:
+            raise RuntimeError("the causal module needs the confounder queue, which this model was built without")
         if self.training:
             return self.queue.sample(category, self._generator).to(category.device)
         return self.queue.inference_samples(category)
