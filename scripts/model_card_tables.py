@@ -81,7 +81,11 @@ def curve(evals: str, samples_at_zero: str, base: str | None = None, source: str
 def confidence(folder: str) -> str:
     """The confidence the node publishes, on an evaluation folder run with it (metrics.json "confidence")."""
     c = _load(folder)["confidence"]
-    per = " | ".join(f"{c['per_category'][n]['auroc']:.2f}" for n in CATEGORIES)
+    def auroc(n: str) -> str:  # None: one outcome only (e.g. every can within 10deg5cm), no ranking to judge
+        v = c["per_category"][n]["auroc"]
+        return "-" if v is None else f"{v:.2f}"
+
+    per = " | ".join(auroc(n) for n in CATEGORIES)
     top = " / ".join(f"{100 * v:.1f}" for v in c["top_fraction_within"].values())
     return ("| objects | within 10deg5cm | AUROC | " + " | ".join(f"AUROC {n}" for n in CATEGORIES)
             + " | ECE | 10deg5cm of the top 25 / 50 / 75 / 100 % |\n|" + "---|" * 11 + "\n"

@@ -24,13 +24,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not WEIGHTS.is_file(), reason
 
 
 def card_table() -> dict[str, dict[str, float]]:
-    """{class or 'mean': {column: value}} from the card's accuracy table."""
+    """{class or 'mean': {column: value}} from the card's first accuracy table (the node's defaults)."""
     rows = {}
     for line in CARD.read_text().splitlines():
         cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")]
         if len(cells) == 13 and re.fullmatch(r"[a-z]+", cells[0]) and cells[0] != "class":
             values = [float(c) for c in cells[1:12]]
             rows[cells[0]] = dict(zip(AP_COLUMNS + ERROR_COLUMNS, values)) | {"objects": int(cells[12])}
+            if cells[0] == "mean":  # the first accuracy table (the node's defaults) ends here
+                break
     return rows
 
 
