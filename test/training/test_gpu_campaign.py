@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_campaign_runs_with_tiny_sizes_on_cpu(tmp_path: Path) -> None:
     out = tmp_path / "campaign"
     env = {**os.environ, "PYTHON": sys.executable, "CAMPAIGN_FRAMES": "8", "CAMPAIGN_TEST_FRAMES": "3",
-           "CAMPAIGN_TEACHER_STEPS": "2", "CAMPAIGN_TOTAL_S": "150", "CAMPAIGN_PROBE_S": "4",
+           "CAMPAIGN_TEACHER_STEPS": "2", "CAMPAIGN_TOTAL_S": "240", "CAMPAIGN_PROBE_S": "4",
            "CAMPAIGN_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
     env["CAMPAIGN_DATA"] = str(tmp_path / "data")
     done = subprocess.run(["bash", "scripts/gpu_campaign.sh", str(out), "3"], cwd=ROOT, env=env,
