@@ -282,7 +282,8 @@ class CleanPoseNode(Node):
         if self._pub_tf is not None and poses:
             self._pub_tf.publish(tf_message(poses, stamp, frame_id, self.config.output.tf_prefix))
         if self._pub_markers is not None:
-            self._pub_markers.publish(self._markers.build(poses, stamp, frame_id))
+            delivered = self._pub_markers.get_subscription_count() > 0
+            self._pub_markers.publish(self._markers.build(poses, stamp, frame_id, delivered))
         if self._pub_points is not None:
             self._pub_points.publish(object_points_cloud(self._object_points(frame, instances, result), stamp, frame_id))
 

@@ -84,15 +84,18 @@ class MarkerTracker:
         self._live = LiveMarkers()
         self._first = True
 
-    def build(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str) -> MarkerArray:
-        """Markers of `poses` plus DELETE for objects gone since the last call. The first array also
-        starts with a DELETEALL (empty namespace: every marker of the topic), so markers a previous run
-        of the node drew for objects that vanished meanwhile do not stay in RViz forever."""
+    def build(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str,
+              delivered: bool = True) -> MarkerArray:
+        """Markers of `poses` plus DELETE for objects gone since the last call. The first delivered array
+        also starts with a DELETEALL (empty namespace: every marker of the topic), so markers a previous
+        run of the node drew for objects that vanished meanwhile do not stay in RViz forever.
+        `delivered` says whether this array reaches a subscriber (the publisher has one matched): until
+        one does, every array keeps the DELETEALL, since arrays sent before discovery are lost."""
         specs = [spec for p in poses for spec in object_markers(p, self.style)]
         out = MarkerArray()
         if self._first:
             out.markers.append(Marker(header=_header(stamp_ns, frame_id), ns="", id=0, action=Marker.DELETEALL))
-            self._first = False
+            self._first = not delivered
         out.markers.extend(self._marker(spec, stamp_ns, frame_id) for spec in specs)
         for ns, marker_id in self._live.update(specs):
             out.markers.append(Marker(header=_header(stamp_ns, frame_id), ns=ns, id=marker_id, action=Marker.DELETE))

@@ -107,3 +107,10 @@ def test_detection_carries_the_pose_covariance_when_the_pose_has_one():
     msg = outputs.detection_array(poses, STAMP, FRAME)
     np.testing.assert_array_equal(np.reshape(msg.detections[0].results[0].pose.covariance, (6, 6)), cov)
     assert not np.any(msg.detections[1].results[0].pose.covariance)  # no covariance: all zero (not estimated)
+
+
+def test_deleteall_repeats_until_an_array_reaches_a_subscriber():
+    tracker = outputs.MarkerTracker()
+    actions = [[m.action for m in tracker.build([], STAMP + k, FRAME, delivered=d).markers]
+               for k, d in enumerate([False, False, True, True])]
+    assert actions == [[Marker.DELETEALL], [Marker.DELETEALL], [Marker.DELETEALL], []]
