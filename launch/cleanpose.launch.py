@@ -29,7 +29,7 @@ ARGUMENTS = (
     ("detections_topic", "/segmentation/detections", "Detection2DArray of the segmenter"),
     ("params_file", "", "ROS params file; empty = <share>/config/cleanpose.yaml"),
     ("weights", "", "weights file; empty = the shipped weights/cleanpose_lite.pt"),
-    ("engine", "torch", "torch or onnx"),
+    ("engine", "onnx", "onnx (default) or torch"),
     ("device", "cpu", "cpu, cuda:0, ..."),
     ("use_detections", "true", "false: mask values are NOCS class ids, no Detection2DArray"),
     ("rviz", "false", "also start RViz with the package's config/cleanpose.rviz"),

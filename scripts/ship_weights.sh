@@ -3,6 +3,7 @@
 #   bash scripts/ship_weights.sh STEP [RUN_DIR]
 # writes weights/cleanpose_lite.pt (no optimiser state) and weights/training_state/lite_orient.pt
 # (compact: Adam moments in bfloat16), from RUN_DIR/checkpoints/step_<STEP>.pt (default runs/lite_orient),
+# then exports and pairs weights/cleanpose_lite.onnx (+ cleanpose_lite.manifest.json, the default engine's file),
 # then calibrates their confidence model (weights/cleanpose_lite.confidence.json) on data/gen_calib
 # (generated here when missing, the generator skips finished frames: 400 frames, seed 4242, never used for training or the model card's test).
 # A fresh clone resumes the run with:
@@ -22,6 +23,8 @@ print(export_weights(sys.argv[1], "weights/cleanpose_lite.pt"))
 print(export_training_state(sys.argv[1], "weights/training_state/lite_orient.pt"))
 PY
 ls -l weights/cleanpose_lite.pt weights/training_state/lite_orient.pt
+.venv/bin/cleanpose-export --weights weights/cleanpose_lite.pt --out weights/cleanpose_lite.onnx --pair \
+  --threads "${CLEANPOSE_THREADS:-1}"
 .venv/bin/cleanpose-generate --out data/gen_calib --split test --frames 400 --seed 4242 --workers 2 --quiet
 .venv/bin/cleanpose-calibrate-confidence --data data/gen_calib --weights weights/cleanpose_lite.pt \
-  --out "runs/calibrate_lite_step$STEP" --threads "${CLEANPOSE_THREADS:-1}"
+  --also-for weights/cleanpose_lite.onnx --out "runs/calibrate_lite_step$STEP" --threads "${CLEANPOSE_THREADS:-1}"

@@ -2,9 +2,10 @@
 
 - `.pt` checkpoint + kind "torch": TorchEngine.
 - `.onnx` network + kind "onnx": OnnxEngine.
-- `.pt` checkpoint + kind "onnx": the checkpoint is exported first (engines/export.py) into a
-  cache directory keyed by the checkpoint's content, the opset and the confounder seed, so the
-  evaluation tool can compare both engines on one checkpoint.
+- `.pt` checkpoint + kind "onnx": the ONNX file shipped with the checkpoint when its manifest
+  still matches (engines/paired_onnx.py: weights/cleanpose_lite.onnx), else the checkpoint is
+  exported first (engines/export.py) into a cache directory keyed by the checkpoint's content,
+  the opset and the confounder seed, so any checkpoint runs on either engine.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..core.errors import ConfigError, WeightsError
 from ..core.pipeline import Pipeline
 from ..core.engine import Engine
 from .config import EngineConfig
+from .paired_onnx import paired_onnx
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()[:12]
 
 
-def _export_code_digest() -> str:
+def export_code_digest() -> str:
     """Digest of the code that shapes an exported graph: a cached export made by older model code
     must not be served after an update."""
     package = Path(__file__).resolve().parents[1]
@@ -52,11 +54,15 @@ def _export_code_digest() -> str:
 
 
 def exported_onnx_for(checkpoint: Path, seed: int | None, opset: int = DEFAULT_OPSET) -> Path:
-    """ONNX export of a checkpoint from the cache, exporting it on a miss."""
+    """The ONNX network of a checkpoint: the paired file shipped with it, else an export from the
+    cache, exporting on a miss."""
+    paired = paired_onnx(checkpoint, seed, opset)
+    if paired is not None:
+        return paired
     from .export import export_checkpoint  # lazy: torch
 
     seed_tag = "ckpt" if seed is None else str(seed)
-    name = f"{checkpoint.stem}-{_digest([checkpoint])}-code{_export_code_digest()}-seed{seed_tag}-opset{opset}.onnx"
+    name = f"{checkpoint.stem}-{_digest([checkpoint])}-code{export_code_digest()}-seed{seed_tag}-opset{opset}.onnx"
     target = onnx_cache_dir() / name
     if not target.is_file():
         logger.info("exporting %s to %s for the onnx engine", checkpoint, target)
@@ -90,7 +96,7 @@ def build_engine(weights: str | Path, config: EngineConfig | None = None) -> Eng
     return OnnxEngine(path, config)
 
 
-def build_pipeline(weights: str | Path, engine: str = "torch", device: str = "cpu",
+def build_pipeline(weights: str | Path, engine: str = "onnx", device: str = "cpu",
                    config: PipelineConfig | None = None, seed: int = 0, warm_up: bool = True,
                    confidence: str | Path | None = "auto", **engine_options: Any) -> Pipeline:
     """Pipeline over `build_engine`. `engine_options` are EngineConfig fields (precision, providers,

@@ -10,6 +10,7 @@ the two equal).
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,13 @@ def param_field(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+_CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 @dataclass(frozen=True)
 class InferenceParams:
     weights: str = param_field("", "weights file (.pt checkpoint or .onnx); empty = the shipped weights/cleanpose_lite.pt")
-    engine: Literal["torch", "onnx"] = param_field("torch", "inference engine")
+    engine: Literal["torch", "onnx"] = param_field("onnx", "inference engine: onnx (onnxruntime; runs the .onnx shipped with a checkpoint, else exports one into the cache) or torch")
     device: str = param_field("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
     num_threads: int = param_field(0, "CPU threads for inference; 0 = library default")
     device_fallback: bool = param_field(False, "when inference.device (e.g. cuda:0) is unavailable, run on the CPU "
@@ -160,12 +164,25 @@ class TrackingParams:
 class NodeConfig:
     use_detections: bool = param_field(True, "true: Detection2DArray names each mask id's category; "
                                     "false: mask value = NOCS class id (1-based), one object per category")
+    cameras: tuple[str, ...] = param_field(("",), "cameras served by this node: [''] = one camera, topics as named; "
+                                           "[cam0, cam1, ...] = inputs and outputs under each name (cam0/color/image_raw -> "
+                                           "cam0/pose_estimation/detections), the objects of all cameras' newest frames in one "
+                                           "engine call")
     inference: InferenceParams = field(default_factory=InferenceParams)
     filters: FilterParams = field(default_factory=FilterParams)
     sync: SyncParams = field(default_factory=SyncParams)
     output: OutputParams = field(default_factory=OutputParams)
     health: HealthParams = field(default_factory=HealthParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
+
+    def __post_init__(self) -> None:
+        names = tuple(self.cameras)
+        require(len(names) >= 1, "cameras must name at least one camera ([''] for one camera without a prefix)")
+        if names != ("",):
+            bad = [n for n in names if not _CAMERA_NAME.fullmatch(n)]
+            require(not bad, f"cameras: {bad} are not relative ROS names (letters, digits, _ and / between parts, "
+                             "not starting with a digit)")
+            require(len(set(names)) == len(names), f"cameras: {list(names)} names a camera twice")
 
 
 @dataclass(frozen=True)

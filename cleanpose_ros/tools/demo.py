@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=3, help="distinct scenes to report before stopping")
     parser.add_argument("--weights", default="", help="weights file; default: the shipped weights/cleanpose_lite.pt")
-    parser.add_argument("--engine", choices=("torch", "onnx"), default="torch")
+    parser.add_argument("--engine", choices=("torch", "onnx"), default="onnx")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--scenes", type=int, default=4, help="generated scenes the demo camera cycles")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated scenes")

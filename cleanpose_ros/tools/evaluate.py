@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="split folder / list name (default: test)")
     p.add_argument("--weights", type=Path,
                    help="checkpoint (.pt) or exported network (.onnx); default: the node's (shipped weights)")
-    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: the node's, torch)")
+    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: the node's, onnx)")
     p.add_argument("--device", help="cpu or cuda[:N] (default: the node's, cpu)")
     p.add_argument("--segmentation", type=Path,
                    help="folder of segmentation results_*.pkl (default: ground-truth masks)")

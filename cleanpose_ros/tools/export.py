@@ -3,6 +3,11 @@
 Usage:
   cleanpose-export --weights weights/cleanpose_lite.pt --out model.onnx [--opset 17] [--seed S]
                    [--parity test/fixtures/nocs_mini] [--parity-frames 3] [--report model.parity.json]
+  cleanpose-export --weights weights/cleanpose_lite.pt --out weights/cleanpose_lite.onnx --pair
+
+--pair writes <weights stem>.manifest.json next to the checkpoint (engines/paired_onnx.py): the onnx
+engine, given the checkpoint, then runs this file instead of exporting one (written only after the
+parity check passes; needs --out next to the checkpoint and no --seed).
 
 The confounder-queue samples (fixed indices stored in the checkpoint, or re-drawn from --seed)
 are baked into the ONNX graph; the parity check runs the torch engine with the same samples.
@@ -41,12 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None,
                    help="parity report JSON (default: <out>.parity.json)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for both engines (0 = default)")
+    p.add_argument("--pair", action="store_true",
+                   help="pair the export with the checkpoint (<stem>.manifest.json) once parity has passed")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.pair and (args.seed is not None or args.no_parity):
+        print("cleanpose-export: --pair needs the checkpoint's own confounder samples (no --seed) and the parity check",
+              file=sys.stderr)
+        return 2
+    if args.pair and args.out.resolve().parent != args.weights.resolve().parent:
+        print(f"cleanpose-export: --pair needs --out next to {args.weights} (the pair travels together)", file=sys.stderr)
+        return 2
     try:
         from cleanpose_ros.engines.export import export_checkpoint
 
@@ -77,7 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         report_path.write_text(report.to_json())
         print(report.table())
         print(f"parity report: {report_path}")
-        return 0 if report.passed else 1
+        if not report.passed:
+            return 1
+        if args.pair:
+            from cleanpose_ros.engines.factory import export_code_digest
+            from cleanpose_ros.engines.paired_onnx import write_manifest
+
+            print(f"wrote {write_manifest(args.weights, out, args.opset, export_code_digest())} "
+                  f"(the onnx engine now runs {out.name} for {args.weights.name})")
+        return 0
     except (CleanPoseError, FileNotFoundError) as e:  # unusable weights / config / parity folder
         print(f"cleanpose-export: {e}", file=sys.stderr)
         return 2

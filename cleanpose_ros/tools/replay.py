@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="checkpoint (.pt) or exported network (.onnx); "
                    "default: inference.weights of --params, else the shipped lite weights")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: torch or --params)")
+    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: onnx or --params)")
     p.add_argument("--device", help="cpu or cuda[:N] (default: cpu or --params)")
     p.add_argument("--params", type=Path, help="the node's ROS parameters file (default: the node's defaults)")
     p.add_argument("--topics", nargs="+", default=[], metavar="STREAM=/TOPIC", help="topic names in the bag")

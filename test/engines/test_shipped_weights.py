@@ -16,6 +16,7 @@ from cleanpose_ros.metrics.pose_errors import rotation_error_deg, size_error_cm,
 from test.engines.conftest import ROOT
 
 WEIGHTS = ROOT / "weights" / "cleanpose_lite.pt"
+SHIPPED_ONNX = ROOT / "weights" / "cleanpose_lite.onnx"
 MIN_RATE_10DEG_5CM = 0.6
 MAX_MEDIAN_TRANSLATION_CM = 2.0
 MAX_MEDIAN_SIZE_CM = 3.0
@@ -64,10 +65,26 @@ def test_shipped_weights_meet_the_model_card_bounds(frames):
     assert np.median(trans) <= MAX_MEDIAN_TRANSLATION_CM and np.median(size) <= MAX_MEDIAN_SIZE_CM
 
 
+def test_the_shipped_onnx_file_is_the_export_of_the_shipped_checkpoint():
+    """weights/cleanpose_lite.manifest.json names both shipped files by SHA-256: re-shipping one without
+    the other (scripts/ship_weights.sh does both) fails here."""
+    from cleanpose_ros.core.confidence import load_for_weights
+    from cleanpose_ros.engines.paired_onnx import mismatch, read_manifest
+
+    manifest = read_manifest(WEIGHTS)
+    assert manifest is not None, "weights/cleanpose_lite.manifest.json is missing (cleanpose-export --pair)"
+    assert manifest.onnx == SHIPPED_ONNX.name and manifest.confounder_seed is None
+    assert mismatch(WEIGHTS, manifest) is None
+    # the calibrated confidence model names both files, so the .onnx given directly keeps its confidence
+    assert load_for_weights(SHIPPED_ONNX) is not None and load_for_weights(WEIGHTS) is not None
+
+
 def test_shipped_weights_give_the_same_poses_with_onnxruntime(frames, tmp_path, monkeypatch):
     monkeypatch.setenv("CLEANPOSE_CACHE_DIR", str(tmp_path))
     torch_pipe = build_pipeline(WEIGHTS, engine="torch", num_threads=1)
     onnx_pipe = build_pipeline(WEIGHTS, engine="onnx", num_threads=1)
+    # the onnx engine runs the shipped file (the manifest matches), exporting nothing at start-up
+    assert onnx_pipe.engine.path == SHIPPED_ONNX and not any(tmp_path.iterdir())
     # Distances are computed in a fixed elementwise order (model/pointnet2_ops.square_distance), so both
     # engines make the same discrete selections: on the 442 held-out objects (docs/runtime.md, parity)
     # p99 5.3e-5 deg / 3.5e-4 mm / 8.9e-5 mm, max 2.9e-3 deg / 4.8e-4 mm / 2.0e-3 mm (before: max 0.36 deg /

@@ -211,10 +211,11 @@ def test_misspelt_parameters_are_named_in_a_warning(context, node_weights: Path)
 def test_an_unavailable_device_stops_the_node_cleanly_or_falls_back_when_asked(context, node_weights: Path):
     from cleanpose_ros.ros.node import CleanPoseNode
 
-    proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={node_weights}",
-                         "-p", "inference.device:=cuda:0"])
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "CUDA is not available" in out and "Traceback" not in out, out
+    for engine, says in (("torch", "CUDA is not available"), ("onnx", "CUDAExecutionProvider was requested but is not available")):
+        proc = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={node_weights}",
+                             "-p", "inference.device:=cuda:0", "-p", f"inference.engine:={engine}"])
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and says in out and "Traceback" not in out, out
     node = CleanPoseNode(parameter_overrides=[Parameter("inference.weights", value=str(node_weights)),
                                               Parameter("inference.device", value="cuda:0"),
                                               Parameter("inference.device_fallback", value=True)])

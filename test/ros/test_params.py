@@ -19,7 +19,7 @@ def test_shipped_yaml_equals_code_defaults():
 def test_specs_cover_every_leaf_and_round_trip():
     specs = list(parameter_specs())
     names = [s.name for s in specs]
-    assert len(names) == len(set(names)) == 43
+    assert len(names) == len(set(names)) == 44
     assert "sync.slop_ms" in names and "output.tf_prefix" in names and "filters.enabled_categories" in names
     assert all(s.help for s in specs)
     assert nest({s.name: s.default for s in specs}) == to_dict(NodeConfig())
@@ -36,6 +36,10 @@ def test_specs_cover_every_leaf_and_round_trip():
     ("filters.score_threshold", "high", "expected a number"),
     ("output.tf_prefix", "/abs", "must not start with '/'"),
     ("sync.slop", 3.0, "unknown key"),
+    ("cameras", ["cam0", "cam0"], "names a camera twice"),
+    ("cameras", ["cam0", "/abs"], "not relative ROS names"),
+    ("cameras", ["", "cam1"], "not relative ROS names"),
+    ("cameras", [], "at least one camera"),
 ])
 def test_invalid_values_are_refused_with_their_name(name, value, message):
     with pytest.raises(ConfigError, match=message) as e:
@@ -57,7 +61,7 @@ def test_tool_node_config_applies_only_the_given_overrides(tmp_path):
 
     assert tool_node_config() == NodeConfig()
     cfg = tool_node_config(None, seed=7, engine=None, pose_source="direct")
-    assert cfg.inference.seed == 7 and cfg.inference.engine == "torch" and cfg.inference.pose_source == "direct"
+    assert cfg.inference.seed == 7 and cfg.inference.engine == "onnx" and cfg.inference.pose_source == "direct"
     params = tmp_path / "p.yaml"
     params.write_text("/**:\n  ros__parameters:\n    inference: {seed: 3, num_threads: 2}\n")
     cfg = tool_node_config(params, num_threads=None, seed=None)
