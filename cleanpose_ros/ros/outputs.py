@@ -46,11 +46,12 @@ def detection_array(poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str)
         hyp = ObjectHypothesisWithPose()
         hyp.hypothesis.class_id = p.category
         hyp.hypothesis.score = float(p.score)
-        hyp.pose.pose = pose_message(p)
+        pose = pose_message(p)
+        hyp.pose.pose = pose
         if p.covariance is not None:  # row-major 6x6 (x, y, z, rot x, rot y, rot z); all zero = not estimated
-            hyp.pose.covariance = [float(v) for v in np.asarray(p.covariance, np.float64).ravel()]
+            hyp.pose.covariance = np.asarray(p.covariance, np.float64).ravel().tolist()
         det.results.append(hyp)
-        det.bbox.center = pose_message(p)
+        det.bbox.center = pose  # the same values: one conversion (messages are serialised by value)
         det.bbox.size.x, det.bbox.size.y, det.bbox.size.z = (float(v) for v in p.size)
         out.detections.append(det)
     return out
@@ -110,7 +111,8 @@ class MarkerTracker:
         m.scale.x, m.scale.y, m.scale.z = spec.scale
         m.lifetime = Duration(sec=int(self.style.lifetime_s), nanosec=int((self.style.lifetime_s % 1.0) * 1e9))
         m.color = _rgba(spec.color)
-        m.points = [_point(xyz) for xyz in spec.points]
+        # plain floats first: indexing numpy rows per coordinate costs more than building the Point
+        m.points = [Point(x=x, y=y, z=z) for x, y, z in np.asarray(spec.points, np.float64).reshape(-1, 3).tolist()]
         m.colors = [_rgba(c) for c in spec.point_colors]
         m.text = spec.text
         return m
