@@ -16,6 +16,8 @@ import logging
 import time
 from typing import Sequence
 
+import numpy as np
+
 from .confidence import ConfidenceModel
 from .engine import KEYPOINT_OUTPUT_NAMES, Engine, ModelInfo, dummy_inputs, engine_output_names
 from .config import PipelineConfig
@@ -163,26 +165,65 @@ class Pipeline:
             candidates = [c for i, c in enumerate(candidates) if i in keep]
         return candidates, rejected
 
-    def __call__(self, frame: Frame, instances: Sequence[Instance]) -> FrameResult:
-        t0 = time.perf_counter()
+    def _prepare(self, frame: Frame, instances: Sequence[Instance]) -> tuple[ObjectBatch | None, list[tuple[int, str]]]:
         selected, rejected = self._select(instances)
         batch = None
         if selected:
             batch, refused = preprocess_instances(frame, selected, self._config.preprocess,
                                                   categories=self._config.categories, seed=self._seed)
             rejected.extend(refused)
+        return batch, rejected
+
+    def _finish(self, batch: ObjectBatch | None, outputs: dict[str, np.ndarray] | None,
+                rejected: list[tuple[int, str]]) -> list[PoseEstimate]:
+        if batch is None or outputs is None:
+            return []
+        poses, refused = decode_poses(outputs, batch, self._config.pose_source)
+        rejected.extend(refused)
+        poses = self._plausible(poses, batch, rejected)
+        model = self._confidence
+        if model is not None:
+            poses = [with_confidence(p, model) for p in poses]
+        return poses
+
+    def __call__(self, frame: Frame, instances: Sequence[Instance]) -> FrameResult:
+        t0 = time.perf_counter()
+        batch, rejected = self._prepare(frame, instances)
         t1 = time.perf_counter()
         outputs = self._engine.run(batch.tensors()) if batch is not None else None
         t2 = time.perf_counter()
-        poses = []
-        if batch is not None and outputs is not None:
-            poses, refused = decode_poses(outputs, batch, self._config.pose_source)
-            rejected.extend(refused)
-            poses = self._plausible(poses, batch, rejected)
-            model = self._confidence
-            if model is not None:
-                poses = [with_confidence(p, model) for p in poses]
+        poses = self._finish(batch, outputs, rejected)
         t3 = time.perf_counter()
         timings = (("preprocess", 1e3 * (t1 - t0)), ("engine", 1e3 * (t2 - t1)),
                    ("postprocess", 1e3 * (t3 - t2)), ("total", 1e3 * (t3 - t0)))
         return FrameResult(poses=tuple(poses), rejected=tuple(rejected), timings_ms=timings)
+
+    def run_many(self, frames: Sequence[tuple[Frame, Sequence[Instance]]]) -> list[FrameResult]:
+        """Several frames (e.g. the latest frame of each camera) with ONE engine call for all their
+        objects: each frame is preprocessed on its own, the batches are concatenated, the outputs
+        split back by rows. Every result equals `self(frame, instances)` for its frame (the engine
+        computes each object independently of the others in its batch); the engine and total
+        timings are shared by all frames of the call."""
+        t0 = time.perf_counter()
+        prepared = [self._prepare(frame, instances) for frame, instances in frames]
+        t1 = time.perf_counter()
+        batches = [b for b, _ in prepared if b is not None]
+        outputs: dict[str, np.ndarray] | None = None
+        if batches:
+            names = batches[0].tensors().keys()
+            joined = {n: np.concatenate([b.tensors()[n] for b in batches]) for n in names}
+            outputs = self._engine.run(joined)
+        t2 = time.perf_counter()
+        results, row = [], 0
+        for batch, rejected in prepared:
+            rows = None
+            if batch is not None and outputs is not None:
+                b = len(batch.instance_ids)
+                rows = {k: v[row:row + b] for k, v in outputs.items()}
+                row += b
+            poses = self._finish(batch, rows, rejected)
+            results.append((poses, rejected))
+        t3 = time.perf_counter()
+        timings = (("preprocess", 1e3 * (t1 - t0)), ("engine", 1e3 * (t2 - t1)),
+                   ("postprocess", 1e3 * (t3 - t2)), ("total", 1e3 * (t3 - t0)))
+        return [FrameResult(poses=tuple(p), rejected=tuple(r), timings_ms=timings) for p, r in results]

@@ -43,6 +43,8 @@ class HealthSnapshot:
     dropped: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     errors: int = 0  # unexpected exceptions caught in the worker
+    engine_calls: int = 0  # pipeline calls with objects (one engine call each, over every camera's frame)
+    frames_per_engine_call: float = 0.0  # mean over the recent calls: > 1 when several cameras are batched
 
     def summary(self) -> str:
         dropped = sum(self.dropped.values())
@@ -71,6 +73,8 @@ class HealthMonitor:
         self._dropped: Counter[str] = Counter({k: 0 for k in DROP_KINDS})
         self._rejected: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
         self._errors = 0
+        self._engine_calls = 0
+        self._frames_per_call: deque[int] = deque(maxlen=latency_window)
         self._last_log: dict[str, float] = {}
 
     def should_log(self, key: str, period_s: float) -> bool:
@@ -113,6 +117,12 @@ class HealthMonitor:
         with self._lock:
             self._errors += 1
 
+    def note_engine_call(self, frames: int) -> None:
+        """One engine call served `frames` frames (the newest of as many cameras)."""
+        with self._lock:
+            self._engine_calls += 1
+            self._frames_per_call.append(frames)
+
     def note_output(self, latency_ms: float, processing_ms: float) -> None:
         with self._lock:
             now = time.monotonic()
@@ -136,6 +146,8 @@ class HealthMonitor:
                 processing_p50_ms=float(np.percentile(proc, 50)), processing_p95_ms=float(np.percentile(proc, 95)),
                 frames_in=self._frames_in, frames_out=self._frames_out,
                 dropped=dict(self._dropped), rejected=dict(self._rejected), errors=self._errors,
+                engine_calls=self._engine_calls,
+                frames_per_engine_call=float(np.mean(self._frames_per_call)) if self._frames_per_call else 0.0,
             )
 
 
@@ -162,6 +174,8 @@ def diagnostic_array(snapshot: HealthSnapshot, name: str, hardware_id: str, stam
         "frames_in": str(snapshot.frames_in),
         "frames_out": str(snapshot.frames_out),
         "errors": str(snapshot.errors),
+        "engine_calls": str(snapshot.engine_calls),
+        "frames_per_engine_call": f"{snapshot.frames_per_engine_call:.2f}",
     }
     values.update({f"dropped_{k}": str(v) for k, v in snapshot.dropped.items()})
     values.update({f"rejected_{k}": str(v) for k, v in snapshot.rejected.items()})

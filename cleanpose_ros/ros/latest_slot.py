@@ -1,38 +1,42 @@
-"""A size-1 hand-over between the ROS callbacks and the one inference worker.
+"""Size-1 hand-overs between the ROS callbacks and the one inference worker.
 
 The producer never waits: putting into a full slot replaces (drops) the older item, so the
 worker always starts on the freshest frame and a slow model cannot build a backlog.
+`LatestPerKey` keeps one such slot per key (per camera of a multi-camera node) under one lock,
+so the worker can take the newest item of every camera at once and batch them.
 """
 from __future__ import annotations
 
 import threading
-from typing import Generic, TypeVar
+from typing import Generic, Hashable, TypeVar
 
 T = TypeVar("T")
 
 
-class LatestSlot(Generic[T]):
+class LatestPerKey(Generic[T]):
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._item: T | None = None
+        self._items: dict[Hashable, T] = {}
         self._closed = False
         self.superseded = 0  # items replaced before the worker took them
 
-    def put(self, item: T) -> T | None:
-        """Store `item`; returns the item it replaced (dropped), if any. Never blocks on the worker."""
+    def put(self, key: Hashable, item: T) -> T | None:
+        """Store `item` under `key`; returns the item it replaced (dropped), if any. Never blocks on the worker."""
         with self._cond:
-            dropped, self._item = self._item, item
+            dropped = self._items.get(key)
+            self._items[key] = item
             if dropped is not None:
                 self.superseded += 1
             self._cond.notify()
             return dropped
 
-    def take(self, timeout_s: float | None = None) -> T | None:
-        """Wait for an item (or close / timeout, then None) and empty the slot."""
+    def take_all(self, timeout_s: float | None = None) -> list[tuple[Hashable, T]]:
+        """Wait for at least one item (or close / timeout, then []) and empty every slot; items in
+        the order their keys first received one."""
         with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout=timeout_s)
-            item, self._item = self._item, None
-            return item
+            self._cond.wait_for(lambda: bool(self._items) or self._closed, timeout=timeout_s)
+            items, self._items = list(self._items.items()), {}
+            return items
 
     def close(self) -> None:
         with self._cond:
@@ -42,3 +46,15 @@ class LatestSlot(Generic[T]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+class LatestSlot(LatestPerKey[T]):
+    """One slot: `put(item)` / `take()`."""
+
+    def put(self, item: T) -> T | None:  # type: ignore[override]
+        return super().put(None, item)
+
+    def take(self, timeout_s: float | None = None) -> T | None:
+        """Wait for an item (or close / timeout, then None) and empty the slot."""
+        items = self.take_all(timeout_s)
+        return items[0][1] if items else None

@@ -5,6 +5,12 @@ hands synchronised messages to a size-1 latest-wins slot and returns. ONE worker
 the newest frame, converts it, runs the pipeline and publishes. A slow model therefore drops
 frames (counted) instead of building latency.
 
+Several cameras, one process (`cameras: [cam0, cam1, ...]`): each camera has its own inputs and
+outputs under its name (`cam0/color/image_raw` -> `cam0/pose_estimation/detections`), its own
+synchroniser, slot, markers and tracker; the worker takes the newest frame of every camera that
+has one and runs all their objects through ONE engine call (Pipeline.run_many). TF and
+/diagnostics are shared (the counters add up over the cameras).
+
 Bad input never crashes the node and never yields a pose: every problem becomes an InputError
 reason, a counter in /diagnostics and a log line throttled per reason.
 """
@@ -38,7 +44,7 @@ from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance, PoseEst
 from ..resources import ensure_fastdds_profile
 from . import converters
 from .diagnostics import HealthMonitor, diagnostic_array
-from .latest_slot import LatestSlot
+from .latest_slot import LatestPerKey
 from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
 from .node_pipeline import SHIPPED_WEIGHTS, build_pipeline, resolve_weights  # noqa: F401 (re-exported)
 from .params import NodeConfig, declare_config, undeclared_parameters
@@ -95,37 +101,12 @@ class CleanPoseNode(Node):
                                       "`ros2 param list` shows the valid names")
         self.health = HealthMonitor()
         self._categories = tuple(self.pipeline.config.categories)
-        # Recent camera infos: the worker picks the one stamped like the frame (it may arrive
-        # after the images), else the newest, so intrinsics are never a sync requirement.
-        self._camera_infos: deque[CameraInfo] = deque(maxlen=16)
-        self._order = StampOrder()
         self._rng = np.random.default_rng(cfg.inference.seed)
-        self._markers = MarkerTracker(MarkerStyle(line_width_m=cfg.output.marker_line_width_m,
-                                                  text_height_m=cfg.output.marker_text_height_m))
-        self._intrinsics_cache: tuple[CameraInfo, CameraIntrinsics | InputError] | None = None
-
-        out_qos = QoSProfile(depth=cfg.output.output_depth, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.VOLATILE)
-        self._pub_poses = self.create_publisher(Detection3DArray, TOPIC_POSES, out_qos)
         self._pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100)) if cfg.output.publish_tf else None
-        self._pub_markers = self.create_publisher(MarkerArray, TOPIC_MARKERS, out_qos) if cfg.output.publish_markers else None
-        self._pub_points = self.create_publisher(PointCloud2, TOPIC_POINTS, out_qos) if cfg.output.publish_points else None
-        # with tracking, detections / TF / markers are keyed by track (stable names while the segmenter renumbers)
-        self._tracker = Tracker(cfg.tracking.tracker_config()) if cfg.tracking.enabled else None
-        self._pub_raw = self.create_publisher(Detection3DArray, TOPIC_POSES_RAW, out_qos) if self._tracker else None
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
-
-        synced = ["color", "depth", "mask"] + (["detections"] if cfg.use_detections else [])
-        self._sync = ApproximateTimeSync(synced, int(cfg.sync.slop_ms * 1e6), cfg.sync.queue_size, self._on_synced)
-        in_qos = input_qos(cfg.sync.input_qos, cfg.sync.input_depth)
-        self.create_subscription(Image, TOPIC_COLOR, lambda m: self._on_message("color", m), in_qos)
-        self.create_subscription(Image, TOPIC_DEPTH, lambda m: self._on_message("depth", m), in_qos)
-        self.create_subscription(Image, TOPIC_MASK, lambda m: self._on_message("mask", m), in_qos)
-        if cfg.use_detections:
-            self.create_subscription(Detection2DArray, TOPIC_DETECTIONS, lambda m: self._on_message("detections", m), in_qos)
-        self.create_subscription(CameraInfo, TOPIC_INFO, self._on_camera_info, in_qos)
-
-        self._slot: LatestSlot[SyncedInputs] = LatestSlot()
+        self._slots: LatestPerKey[SyncedInputs] = LatestPerKey()
+        self._cameras = [_Camera(self, name, index) for index, name in enumerate(cfg.cameras)]
+        synced = self._cameras[0].synced
         self._worker = threading.Thread(target=self._work, name="cleanpose_worker", daemon=True)
         self._worker.start()
         # Health timers run on the steady clock: with use_sim_time and no /clock the node's ROS clock stands
@@ -140,30 +121,11 @@ class CleanPoseNode(Node):
             self.get_logger().warning(f"inference.device_fallback: {note}")
         self.get_logger().info(
             f"ready: model {engine.name!r} on {cfg.inference.engine}/{cfg.inference.device}, categories "
-            f"{list(self.pipeline.config.enabled_categories)}, inputs {synced} + camera_info "
+            f"{list(self.pipeline.config.enabled_categories)}, inputs {synced} + camera_info"
+            f"{'' if cfg.cameras == ('',) else f' of each camera {list(cfg.cameras)}'} "
             f"(slop {cfg.sync.slop_ms} ms, {cfg.sync.input_qos}), max age {cfg.sync.max_age_ms} ms")
 
     # ------------------------------------------------------------------ executor thread
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_infos.append(msg)
-
-    def _on_message(self, topic: str, msg: Any) -> None:
-        self._sync.add(topic, converters.stamp_to_ns(msg.header.stamp), msg)
-
-    def _on_synced(self, msgs: dict[str, Any], stamp_ns: int) -> None:
-        self.health.note_input()
-        self.health.set_dropped("unmatched", self._sync.unmatched)
-        last_ns, resets = self._order.last_ns, self._order.resets
-        if not self._order.accept(stamp_ns, self.get_clock().now().nanoseconds):
-            self._reject("out_of_order", f"frame stamp {stamp_ns} is not newer than {last_ns}")
-            return
-        if self._order.resets > resets:
-            self.get_logger().info(f"time went back (stamp {stamp_ns} after {last_ns}): frame order restarted")
-        item = SyncedInputs(color=msgs["color"], depth=msgs["depth"], mask=msgs["mask"],
-                            detections=msgs.get("detections"), stamp_ns=stamp_ns)
-        if self._slot.put(item) is not None:
-            self.health.note_dropped("superseded")
 
     def _clock_problem(self) -> str:
         """Why the node's clock cannot be trusted right now ("" when it can)."""
@@ -172,7 +134,7 @@ class CleanPoseNode(Node):
         return ""
 
     def _publish_diagnostics(self) -> None:
-        self.health.set_dropped("unmatched", self._sync.unmatched)
+        self.health.set_dropped("unmatched", sum(c.sync.unmatched for c in self._cameras))
         problem = self._clock_problem()
         now_ns = self.get_clock().now().nanoseconds or time.time_ns()  # a /diagnostics stamp even without /clock
         msg = diagnostic_array(self.health.snapshot(), f"{self.get_fully_qualified_name()}: pose estimation",
@@ -190,10 +152,12 @@ class CleanPoseNode(Node):
             return
         # The usual start-up problem is a topic that is not remapped or stamps that never agree:
         # say which topics deliver at all.
-        received = ", ".join(f"{t} {n}" for t, n in self._sync.received.items())
+        received = "; ".join(
+            (f"{c.name}: " if c.name else "") + ", ".join(f"{t} {n}" for t, n in c.sync.received.items())
+            + f", camera_info {'yes' if c.camera_infos else 'none'}" for c in self._cameras)
         self.get_logger().warning(
-            f"no synchronised input in the last {self.health.window_s:.0f} s; messages received so far: {received},"
-            f" camera_info {'yes' if self._camera_infos else 'none'} (check the topic remapping, and that"
+            f"no synchronised input in the last {self.health.window_s:.0f} s; messages received so far: {received}"
+            f" (check the topic remapping, and that"
             f" the stamps of one frame agree within sync.slop_ms = {self.config.sync.slop_ms} ms); {snapshot.summary()}")
 
     def _reject(self, reason: str, detail: str, count: int = 1) -> None:
@@ -204,14 +168,12 @@ class CleanPoseNode(Node):
     # ------------------------------------------------------------------ worker thread
 
     def _work(self) -> None:
-        while not self._slot.closed:
-            item = self._slot.take(timeout_s=0.5)
-            if item is None:
+        while not self._slots.closed:
+            items = self._slots.take_all(timeout_s=0.5)
+            if not items:
                 continue
             try:
-                self._process(item)
-            except InputError as e:
-                self._reject(e.reason, str(e))
+                self._process([(self._cameras[index], item) for index, item in items])
             except Exception:  # a bug must not kill the worker: count it and keep serving
                 if not self.context.ok():
                     return  # shutting down under us: publishers are gone, nothing to report
@@ -219,73 +181,44 @@ class CleanPoseNode(Node):
                 if self.health.should_log("exception", 5.0):
                     self.get_logger().error(f"unexpected error while processing a frame:\n{traceback.format_exc()}")
 
-    def _camera_info_for(self, stamp_ns: int) -> CameraInfo | None:
-        infos = list(self._camera_infos)  # a copy: the executor thread appends meanwhile
-        if not infos:
-            return None
-        slop_ns = int(self.config.sync.slop_ms * 1e6)
-        closest = min(infos, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
-        return closest if abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) <= slop_ns else infos[-1]
-
-    def _intrinsics(self, info: CameraInfo | None) -> CameraIntrinsics:
-        """CameraInfo -> intrinsics, converted once per distinct message (drivers resend the same)."""
-        if info is None:
-            raise InputError("missing_camera_info", f"no camera info received on {TOPIC_INFO} yet")
-        cached = self._intrinsics_cache
-        if cached is None or cached[0] is not info:
-            try:
-                result: CameraIntrinsics | InputError = converters.camera_info_to_intrinsics(info)
-            except InputError as e:
-                result = e
-            self._intrinsics_cache = cached = (info, result)
-        if isinstance(cached[1], InputError):
-            raise cached[1]
-        return cached[1]
-
-    def _process(self, item: SyncedInputs) -> None:
+    def _process(self, items: Sequence[tuple["_Camera", SyncedInputs]]) -> None:
+        """The newest frame of each camera that has one: convert each (a refused frame is counted and
+        skipped, the other cameras go on), one pipeline call for all their objects, publish each."""
         start = time.perf_counter()
+        ready: list[tuple[_Camera, SyncedInputs, Frame, list[Instance]]] = []
+        for camera, item in items:
+            try:
+                frame, instances, refused = camera.convert(item)
+            except InputError as e:
+                self._reject(e.reason, (f"{camera.name}: " if camera.name else "") + str(e))
+                continue
+            for instance_id, reason in refused:
+                self._reject(reason, f"instance {instance_id} of frame {item.stamp_ns}")
+            ready.append((camera, item, frame, instances))
+        if not ready:
+            return
+        work = [(frame, instances) for _, _, frame, instances in ready if instances]
+        results = iter(self.pipeline.run_many(work) if len(work) > 1
+                       else [self.pipeline(*work[0])] if work else [])
+        if work:
+            self.health.note_engine_call(len(work))
+        for camera, item, frame, instances in ready:
+            result = next(results) if instances else FrameResult(poses=())
+            for instance_id, reason in result.rejected:
+                self._reject(reason, f"instance {instance_id} of frame {item.stamp_ns}")
+            camera.publish(frame, instances, result)
+            latency_ms = (self.get_clock().now().nanoseconds - item.stamp_ns) / 1e6
+            self.health.note_output(latency_ms, 1e3 * (time.perf_counter() - start))
+
+    def _check_age(self, stamp_ns: int) -> None:
         max_age_ns = int(self.config.sync.max_age_ms * 1e6)
-        age_ns = self.get_clock().now().nanoseconds - item.stamp_ns
+        age_ns = self.get_clock().now().nanoseconds - stamp_ns
         if max_age_ns > 0 and age_ns > max_age_ns:
             raise InputError("stale", f"frame is {age_ns / 1e6:.0f} ms old (max_age_ms {self.config.sync.max_age_ms})")
         max_future_ns = int(self.config.sync.max_future_ms * 1e6)
         if max_future_ns > 0 and -age_ns > max_future_ns:
             raise InputError("future_stamp", f"frame is stamped {-age_ns / 1e6:.0f} ms ahead of the node's clock "
                              f"(max_future_ms {self.config.sync.max_future_ms}): is the camera's clock set?")
-        frame = converters.frame_from_messages(item.color, item.depth, self._intrinsics(self._camera_info_for(item.stamp_ns)))
-        mask = converters.image_to_mask(item.mask)
-        if item.detections is not None:
-            instances, refused = converters.instances_from_detections(mask, item.detections, frame.shape, self._categories)
-        else:
-            instances, refused = converters.instances_from_category_mask(mask, frame.shape, self._categories)
-        result = self.pipeline(frame, instances) if instances else FrameResult(poses=())
-        for instance_id, reason in [*refused, *result.rejected]:
-            self._reject(reason, f"instance {instance_id} of frame {item.stamp_ns}")
-        self._publish(frame, instances, result)
-        latency_ms = (self.get_clock().now().nanoseconds - item.stamp_ns) / 1e6
-        self.health.note_output(latency_ms, 1e3 * (time.perf_counter() - start))
-
-    def _publish(self, frame: Frame, instances: Sequence[Instance], result: FrameResult) -> None:
-        frame_id = self.config.output.frame_id or frame.frame_id
-        if not frame_id.strip():
-            frame_id = self.config.output.fallback_frame_id
-            if self.health.should_log("empty_frame_id", 5.0):
-                self.get_logger().warning(f"the colour image has an empty header.frame_id and output.frame_id is not set: "
-                                          f"publishing in {frame_id!r} (output.fallback_frame_id)")
-        stamp = frame.stamp_ns
-        poses: Sequence[PoseEstimate] = result.poses
-        if self._tracker is not None and self._pub_raw is not None:
-            self._tracker.update(result.poses)
-            poses = self._tracker.confirmed()  # instance_id = track id
-            self._pub_raw.publish(detection_array(result.poses, stamp, frame_id))
-        self._pub_poses.publish(detection_array(poses, stamp, frame_id))
-        if self._pub_tf is not None and poses:
-            self._pub_tf.publish(tf_message(poses, stamp, frame_id, self.config.output.tf_prefix))
-        if self._pub_markers is not None:
-            delivered = self._pub_markers.get_subscription_count() > 0
-            self._pub_markers.publish(self._markers.build(poses, stamp, frame_id, delivered))
-        if self._pub_points is not None:
-            self._pub_points.publish(object_points_cloud(self._object_points(frame, instances, result), stamp, frame_id))
 
     def _object_points(self, frame: Frame, instances: Sequence[Instance], result: FrameResult
                        ) -> list[tuple[int, np.ndarray]]:
@@ -306,8 +239,129 @@ class CleanPoseNode(Node):
 
     def close(self) -> None:
         """Stop the worker (it finishes the frame in hand)."""
-        self._slot.close()
+        self._slots.close()
         self._worker.join(timeout=10.0)
+
+
+class _Camera:
+    """One camera's inputs and outputs inside the node: topics under its name, its synchroniser,
+    stamp order, camera infos, markers and tracker. Callbacks run on the executor thread; `convert`
+    and `publish` on the worker."""
+
+    def __init__(self, node: CleanPoseNode, name: str, index: int) -> None:
+        cfg = node.config
+        self.node, self.name, self.index = node, name, index
+        prefix = f"{name}/" if name else ""
+        # Recent camera infos: the worker picks the one stamped like the frame (it may arrive
+        # after the images), else the newest, so intrinsics are never a sync requirement.
+        self.camera_infos: deque[CameraInfo] = deque(maxlen=16)
+        self._intrinsics_cache: tuple[CameraInfo, CameraIntrinsics | InputError] | None = None
+        self._order = StampOrder()
+        self._markers = MarkerTracker(MarkerStyle(line_width_m=cfg.output.marker_line_width_m,
+                                                  text_height_m=cfg.output.marker_text_height_m))
+        out_qos = QoSProfile(depth=cfg.output.output_depth, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.VOLATILE)
+        self._pub_poses = node.create_publisher(Detection3DArray, prefix + TOPIC_POSES, out_qos)
+        self._pub_markers = (node.create_publisher(MarkerArray, prefix + TOPIC_MARKERS, out_qos)
+                             if cfg.output.publish_markers else None)
+        self._pub_points = (node.create_publisher(PointCloud2, prefix + TOPIC_POINTS, out_qos)
+                            if cfg.output.publish_points else None)
+        # with tracking, detections / TF / markers are keyed by track (stable names while the segmenter renumbers)
+        self._tracker = Tracker(cfg.tracking.tracker_config()) if cfg.tracking.enabled else None
+        self._pub_raw = (node.create_publisher(Detection3DArray, prefix + TOPIC_POSES_RAW, out_qos)
+                         if self._tracker else None)
+        self.synced = ["color", "depth", "mask"] + (["detections"] if cfg.use_detections else [])
+        self.sync = ApproximateTimeSync(self.synced, int(cfg.sync.slop_ms * 1e6), cfg.sync.queue_size, self._on_synced)
+        in_qos = input_qos(cfg.sync.input_qos, cfg.sync.input_depth)
+        node.create_subscription(Image, prefix + TOPIC_COLOR, lambda m: self._on_message("color", m), in_qos)
+        node.create_subscription(Image, prefix + TOPIC_DEPTH, lambda m: self._on_message("depth", m), in_qos)
+        node.create_subscription(Image, prefix + TOPIC_MASK, lambda m: self._on_message("mask", m), in_qos)
+        if cfg.use_detections:
+            node.create_subscription(Detection2DArray, prefix + TOPIC_DETECTIONS,
+                                     lambda m: self._on_message("detections", m), in_qos)
+        # a lambda, not deque.append: rclpy inspects the callback's signature, which builtins lack
+        node.create_subscription(CameraInfo, prefix + TOPIC_INFO, lambda m: self.camera_infos.append(m), in_qos)
+
+    # ------------------------------------------------------------------ executor thread
+
+    def _on_message(self, topic: str, msg: Any) -> None:
+        self.sync.add(topic, converters.stamp_to_ns(msg.header.stamp), msg)
+
+    def _on_synced(self, msgs: dict[str, Any], stamp_ns: int) -> None:
+        node = self.node
+        node.health.note_input()
+        node.health.set_dropped("unmatched", sum(c.sync.unmatched for c in node._cameras))
+        last_ns, resets = self._order.last_ns, self._order.resets
+        if not self._order.accept(stamp_ns, node.get_clock().now().nanoseconds):
+            node._reject("out_of_order", f"frame stamp {stamp_ns} is not newer than {last_ns}")
+            return
+        if self._order.resets > resets:
+            node.get_logger().info(f"time went back (stamp {stamp_ns} after {last_ns}): frame order restarted")
+        item = SyncedInputs(color=msgs["color"], depth=msgs["depth"], mask=msgs["mask"],
+                            detections=msgs.get("detections"), stamp_ns=stamp_ns)
+        if node._slots.put(self.index, item) is not None:
+            node.health.note_dropped("superseded")
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _camera_info_for(self, stamp_ns: int) -> CameraInfo | None:
+        infos = list(self.camera_infos)  # a copy: the executor thread appends meanwhile
+        if not infos:
+            return None
+        slop_ns = int(self.node.config.sync.slop_ms * 1e6)
+        closest = min(infos, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
+        return closest if abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) <= slop_ns else infos[-1]
+
+    def _intrinsics(self, info: CameraInfo | None) -> CameraIntrinsics:
+        """CameraInfo -> intrinsics, converted once per distinct message (drivers resend the same)."""
+        if info is None:
+            raise InputError("missing_camera_info", f"no camera info received on {TOPIC_INFO} yet")
+        cached = self._intrinsics_cache
+        if cached is None or cached[0] is not info:
+            try:
+                result: CameraIntrinsics | InputError = converters.camera_info_to_intrinsics(info)
+            except InputError as e:
+                result = e
+            self._intrinsics_cache = cached = (info, result)
+        if isinstance(cached[1], InputError):
+            raise cached[1]
+        return cached[1]
+
+    def convert(self, item: SyncedInputs) -> tuple[Frame, list[Instance], list[tuple[int, str]]]:
+        """Messages -> frame, instances and refused instances; InputError when the frame is unusable."""
+        self.node._check_age(item.stamp_ns)
+        frame = converters.frame_from_messages(item.color, item.depth, self._intrinsics(self._camera_info_for(item.stamp_ns)))
+        mask = converters.image_to_mask(item.mask)
+        categories = self.node._categories
+        if item.detections is not None:
+            instances, refused = converters.instances_from_detections(mask, item.detections, frame.shape, categories)
+        else:
+            instances, refused = converters.instances_from_category_mask(mask, frame.shape, categories)
+        return frame, instances, refused
+
+    def publish(self, frame: Frame, instances: Sequence[Instance], result: FrameResult) -> None:
+        node = self.node
+        out = node.config.output
+        frame_id = out.frame_id or frame.frame_id
+        if not frame_id.strip():
+            frame_id = out.fallback_frame_id
+            if node.health.should_log("empty_frame_id", 5.0):
+                node.get_logger().warning(f"the colour image has an empty header.frame_id and output.frame_id is not set: "
+                                          f"publishing in {frame_id!r} (output.fallback_frame_id)")
+        stamp = frame.stamp_ns
+        poses: Sequence[PoseEstimate] = result.poses
+        if self._tracker is not None and self._pub_raw is not None:
+            self._tracker.update(result.poses)
+            poses = self._tracker.confirmed()  # instance_id = track id
+            self._pub_raw.publish(detection_array(result.poses, stamp, frame_id))
+        self._pub_poses.publish(detection_array(poses, stamp, frame_id))
+        if node._pub_tf is not None and poses:
+            node._pub_tf.publish(tf_message(poses, stamp, frame_id, out.tf_prefix))
+        if self._pub_markers is not None:
+            delivered = self._pub_markers.get_subscription_count() > 0
+            self._pub_markers.publish(self._markers.build(poses, stamp, frame_id, delivered))
+        if self._pub_points is not None:
+            self._pub_points.publish(object_points_cloud(node._object_points(frame, instances, result), stamp, frame_id))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

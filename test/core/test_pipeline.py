@@ -164,3 +164,29 @@ def test_fit_pose_sources_need_an_engine_that_says_it_has_keypoints(engine, scen
     counting.output_names = ("rotation", "translation", "size")
     with pytest.raises(ConfigError, match="keypoint"):
         Pipeline(counting, config)
+
+
+def test_run_many_makes_one_engine_call_for_all_frames_and_equals_frame_by_frame(engine):
+    """Several cameras' frames in one engine call: the same poses and refusals as one call per frame."""
+    empty_frame, _ = synthetic_frame(1, seed=12)
+    scenes = [synthetic_frame(3, seed=11), (empty_frame, []), synthetic_frame(4, seed=13)]
+    frame, instances = scenes[2]
+    bad = Instance(instance_id=99, category="banana", mask=instances[0].mask)
+    scenes[2] = (frame, [*instances, bad])
+    counting = CountingEngine(engine)
+    pipeline = Pipeline(counting)
+    together = pipeline.run_many(scenes)
+    assert counting.batch_sizes == [7]
+    alone = [Pipeline(engine)(f, i) for f, i in scenes]
+    assert [len(r.poses) for r in together] == [3, 0, 4]
+    for many, one in zip(together, alone):
+        assert many.rejected == one.rejected
+        assert [p.instance_id for p in many.poses] == [p.instance_id for p in one.poses]
+        for a, b in zip(many.poses, one.poses):
+            np.testing.assert_allclose(a.rotation, b.rotation, atol=1e-5)
+            np.testing.assert_allclose(a.translation, b.translation, atol=1e-6)
+            np.testing.assert_allclose(a.size, b.size, atol=1e-6)
+    assert together[2].rejected == ((99, REJECT_UNKNOWN_CATEGORY),)
+    assert dict(together[0].timings_ms)["engine"] == dict(together[2].timings_ms)["engine"]
+    counting.batch_sizes.clear()
+    assert [r.poses for r in pipeline.run_many([scenes[1]])] == [()] and counting.batch_sizes == []
