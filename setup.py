@@ -26,7 +26,18 @@ setup(
         _data("config/model", "config/model/*.yaml"),
         _data("weights", "weights/*"),
     ],
-    install_requires=["setuptools", "numpy", "pyyaml"],
+    # The core (preprocessing, postprocessing, the tracker) and the ROS layer need only these; the
+    # inference engines come as extras, because torch's CPU and CUDA builds are different wheels:
+    #   pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install ".[cpu]"
+    #   pip install ".[gpu]"    # PyPI's torch (CUDA build on Linux x86_64) + onnxruntime-gpu
+    # rclpy and the message packages come from a ROS 2 install or requirements/ros-wheels.txt.
+    install_requires=["setuptools", "numpy>=1.24", "pyyaml>=6.0", "pillow>=10.0", "scipy>=1.10", "tqdm>=4.66"],
+    extras_require={
+        "cpu": ["torch>=2.4", "onnx>=1.17", "onnxscript", "onnxruntime>=1.20", "safetensors>=0.4"],
+        "gpu": ["torch>=2.4", "onnx>=1.17", "onnxscript", "onnxruntime-gpu>=1.20", "safetensors>=0.4"],
+        "data": ["moderngl>=5.10", "trimesh>=4.0", "manifold3d>=2.5", "mapbox-earcut", "matplotlib>=3.7"],
+        "bags": ["rosbags>=0.10"],
+    },
     zip_safe=True,
     maintainer="cleanpose_ros maintainers",
     maintainer_email="maintainers@cleanpose-ros.invalid",
