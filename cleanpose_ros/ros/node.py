@@ -357,10 +357,16 @@ class _Camera:
         self._pub_poses.publish(detection_array(poses, stamp, frame_id))
         if node._pub_tf is not None and poses:
             node._pub_tf.publish(tf_message(poses, stamp, frame_id, out.tf_prefix))
+        # Markers and object points are for viewers: built only while someone subscribes (building the
+        # markers of 5 objects costs ~0.9 ms of rosidl message construction, half the node's own I/O time).
+        # Arrays sent before a subscriber is matched are lost, so the tracker starts over with a
+        # DELETEALL whenever one (re)appears.
         if self._pub_markers is not None:
-            delivered = self._pub_markers.get_subscription_count() > 0
-            self._pub_markers.publish(self._markers.build(poses, stamp, frame_id, delivered))
-        if self._pub_points is not None:
+            if self._pub_markers.get_subscription_count() > 0:
+                self._pub_markers.publish(self._markers.build(poses, stamp, frame_id))
+            else:
+                self._markers.reset()
+        if self._pub_points is not None and self._pub_points.get_subscription_count() > 0:
             self._pub_points.publish(object_points_cloud(node._object_points(frame, instances, result), stamp, frame_id))
 
 

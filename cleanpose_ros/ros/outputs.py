@@ -85,6 +85,11 @@ class MarkerTracker:
         self._live = LiveMarkers()
         self._first = True
 
+    def reset(self) -> None:
+        """Forget what was drawn (nobody is watching): the next array starts with a DELETEALL again."""
+        self._live = LiveMarkers()
+        self._first = True
+
     def build(self, poses: Sequence[PoseEstimate], stamp_ns: int, frame_id: str,
               delivered: bool = True) -> MarkerArray:
         """Markers of `poses` plus DELETE for objects gone since the last call. The first delivered array

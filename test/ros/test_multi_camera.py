@@ -50,10 +50,13 @@ def test_two_cameras_are_served_by_one_node_and_batched(node_weights):
             assert all(p.poll() is None for p in procs), "a process died"
             if "frames_per_engine_call" in diagnostics:
                 batched.append(float(diagnostics["frames_per_engine_call"]))
-            if all(sum(bool(a.detections) for a in outputs[c]) >= 3 for c in CAMERAS) and max(batched, default=0) > 1.0:
+            posed_after_truth = {c: sum(bool(a.detections) and inputs[c] and converters.stamp_to_ns(a.header.stamp)
+                                        >= min(inputs[c]) for a in outputs[c]) for c in CAMERAS}
+            if all(n >= 3 for n in posed_after_truth.values()) and max(batched, default=0) > 1.0:
                 break
         counts = {c: sum(bool(a.detections) for a in outputs[c]) for c in CAMERAS}
         assert all(n >= 3 for n in counts.values()), f"posed arrays per camera: {counts}; diagnostics {diagnostics}"
+        assert all(inputs[c] for c in CAMERAS), "no ground truth (frame stamps) received from a camera"
         for cam in CAMERAS:
             arrays = [a for a in outputs[cam] if a.detections]
             assert {a.header.frame_id for a in arrays} == {f"{cam}_optical_frame"}  # each camera's own frame

@@ -114,3 +114,11 @@ def test_deleteall_repeats_until_an_array_reaches_a_subscriber():
     actions = [[m.action for m in tracker.build([], STAMP + k, FRAME, delivered=d).markers]
                for k, d in enumerate([False, False, True, True])]
     assert actions == [[Marker.DELETEALL], [Marker.DELETEALL], [Marker.DELETEALL], []]
+
+
+def test_reset_starts_over_with_a_deleteall():
+    tracker = outputs.MarkerTracker()
+    tracker.build([], STAMP, FRAME)
+    assert tracker.build([], STAMP + 1, FRAME).markers == []
+    tracker.reset()
+    assert [m.action for m in tracker.build([], STAMP + 2, FRAME).markers] == [Marker.DELETEALL]
