@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from cleanpose_ros.core.pipeline import Pipeline
+    from cleanpose_ros.core.config import PipelineConfig
+    from cleanpose_ros.core.pipeline import Pipeline, config_for_model
     from cleanpose_ros.engines.sample_frames import synthetic_frame
 
     frames = {n: [synthetic_frame(n, seed=s) for s in range(args.frames)] for n in args.objects}
@@ -160,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cleanpose-bench-") as tmp:
         for config_name in args.configs:
             for label, engine in build_engines(config_name, args.engines, args.device, args.threads, Path(tmp)):
-                pipeline = Pipeline(engine)
+                # every object of the largest cell goes through (the default max_objects is 32)
+                config = config_for_model(PipelineConfig(max_objects=max(32, *args.objects)), engine.info)
+                pipeline = Pipeline(engine, config)
                 for n in tqdm(args.objects, desc=f"{config_name} {label}", leave=False):
                     count, p50, p95 = time_pipeline(pipeline, frames[n], args.warmup, args.cell_seconds)
                     rows.append(Row(config_name, label, engine.active_provider, n, count, p50, p95))
