@@ -29,6 +29,7 @@ class InputError(CleanPoseError, ValueError):
         "unknown_encoding",    # image encoding we cannot convert
         "unknown_category",    # category name or id outside the configured set
         "missing_camera_info", # no intrinsics for the frame
+        "missing_camera_pose", # tracking in a fixed frame, and no camera pose stamped like the frame
         "implausible_camera_info",  # intrinsics no real camera has (principal point off the image, field of view > 170 deg)
         "stale",               # frame older than the allowed age
         "future_stamp",        # frame stamped further ahead of the node's clock than allowed

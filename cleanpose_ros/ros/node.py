@@ -31,13 +31,14 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
 from ..core.errors import CleanPoseError, ConfigError, InputError, WeightsError
-from ..core.geometry import backproject
+from ..core.geometry import backproject, quaternion_to_rotation
 from ..core.pipeline import Pipeline
 from ..core.tracker import Tracker
 from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance, PoseEstimate
@@ -270,6 +271,14 @@ class _Camera:
         self._tracker = Tracker(cfg.tracking.tracker_config()) if cfg.tracking.enabled else None
         self._pub_raw = (node.create_publisher(Detection3DArray, prefix + TOPIC_POSES_RAW, out_qos)
                          if self._tracker else None)
+        # the camera's pose in a fixed frame (odometry): the tracker then filters there (core/tracker.py)
+        self._camera_poses: deque[PoseStamped] = deque(maxlen=64)
+        pose_topic = cfg.tracking.camera_pose_topic
+        self._uses_camera_pose = bool(self._tracker is not None and pose_topic)
+        if self._uses_camera_pose:
+            name = pose_topic if pose_topic.startswith("/") else prefix + pose_topic
+            node.create_subscription(PoseStamped, name, lambda m: self._camera_poses.append(m),
+                                     input_qos(cfg.sync.input_qos, 50))
         self.synced = ["color", "depth", "mask"] + (["detections"] if cfg.use_detections else [])
         self.sync = ApproximateTimeSync(self.synced, int(cfg.sync.slop_ms * 1e6), cfg.sync.queue_size, self._on_synced)
         in_qos = input_qos(cfg.sync.input_qos, cfg.sync.input_depth)
@@ -327,6 +336,22 @@ class _Camera:
             raise cached[1]
         return cached[1]
 
+    def _world_from_camera(self, stamp_ns: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(R, t) of the camera pose stamped closest to the frame, within sync.slop_ms; None without one."""
+        poses = list(self._camera_poses)  # a copy: the executor thread appends meanwhile
+        if not poses:
+            return None
+        closest = min(poses, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
+        if abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) > int(self.node.config.sync.slop_ms * 1e6):
+            return None
+        p, q = closest.pose.position, closest.pose.orientation
+        quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
+        translation = np.array([p.x, p.y, p.z], dtype=np.float64)
+        norm = float(np.linalg.norm(quaternion))
+        if not (np.isfinite(quaternion).all() and np.isfinite(translation).all() and 0.5 < norm < 1.5):
+            return None  # not a pose: counted as missing rather than moving every track
+        return quaternion_to_rotation(quaternion), translation
+
     def convert(self, item: SyncedInputs) -> tuple[Frame, list[Instance], list[tuple[int, str]]]:
         """Messages -> frame, instances and refused instances; InputError when the frame is unusable."""
         self.node._check_age(item.stamp_ns)
@@ -351,9 +376,15 @@ class _Camera:
         stamp = frame.stamp_ns
         poses: Sequence[PoseEstimate] = result.poses
         if self._tracker is not None and self._pub_raw is not None:
-            self._tracker.update(result.poses)
-            poses = self._tracker.confirmed()  # instance_id = track id
             self._pub_raw.publish(detection_array(result.poses, stamp, frame_id))
+            world_from_camera = self._world_from_camera(stamp) if self._uses_camera_pose else None
+            if self._uses_camera_pose and world_from_camera is None:
+                # no pose for this frame: the tracks cannot be moved into it, so nothing tracked is published
+                node._reject("missing_camera_pose", f"no camera pose on {node.config.tracking.camera_pose_topic} within "
+                             f"sync.slop_ms of frame {stamp} (tracked outputs skipped, raw published)")
+                return
+            self._tracker.update(result.poses, world_from_camera=world_from_camera)
+            poses = self._tracker.confirmed()  # instance_id = track id
         self._pub_poses.publish(detection_array(poses, stamp, frame_id))
         if node._pub_tf is not None and poses:
             node._pub_tf.publish(tf_message(poses, stamp, frame_id, out.tf_prefix))

@@ -147,6 +147,10 @@ class TrackingParams:
     flip_confirm: int = param_field(2, "... until this many consecutive estimates agree")
     min_gain: float = param_field(0.1, "filter gain of an estimate with confidence 0")
     max_gain: float = param_field(0.4, "filter gain of an estimate with confidence 1")
+    camera_pose_topic: str = param_field("", "geometry_msgs/PoseStamped of the colour image's optical frame in a fixed "
+                                             "frame (odometry, SLAM, a TF relay): tracks are then filtered in that frame, "
+                                             "so a moving camera does not drag them; a relative name gets the camera's "
+                                             "prefix; empty = filter in the camera frame")
 
     def __post_init__(self) -> None:
         self.tracker_config()  # the tracker's own validation, with its message
