@@ -21,6 +21,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray, ObjectHypothesisWithPose
 
@@ -33,6 +34,9 @@ from .params import declare_config, param_field, require
 from .process import init_rclpy_keeping_context_on_signals
 
 TOPIC_GROUND_TRUTH = "ground_truth/detections"
+#: sequence mode: the optical frame's pose in the world (what odometry would give), frame id WORLD_FRAME
+TOPIC_CAMERA_POSE = "camera_pose"
+WORLD_FRAME = "world"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class DemoScene:
     intrinsics: CameraIntrinsics
     truth: tuple[PoseEstimate, ...]  # labelled objects, score 1
     boxes: tuple[tuple[int, int, int, int], ...] = field(default=())  # [y1, x1, y2, x2) per truth entry
+    #: sequence mode: the camera's pose in the table's world frame (R, t: p_world = R p_camera + t)
+    world_from_camera: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_INTRINSICS,
@@ -109,10 +115,13 @@ def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_
                     relabelled[instance_mask == old] = value
                 instance_mask = relabelled
                 truth = tuple(dataclasses.replace(t, instance_id=new[t.instance_id]) for t in truth)
+            camera_rotation = np.asarray(synthetic.camera_rotation, np.float64)  # world -> camera
+            world_from_camera = ((camera_rotation.T, -camera_rotation.T @ np.asarray(synthetic.camera_translation, np.float64))
+                                 if orbit is not None else None)
             scenes.append(DemoScene(
                 rgb=synthetic.rgb, depth_mm=np.round(synthetic.depth_m * 1000.0).astype(np.uint16),
                 instance_mask=instance_mask, intrinsics=intrinsics, truth=truth,
-                boxes=tuple(tuple(int(v) for v in a.bbox) for a in labelled)))
+                boxes=tuple(tuple(int(v) for v in a.bbox) for a in labelled), world_from_camera=world_from_camera))
     finally:
         renderer.release()
     return scenes
@@ -152,11 +161,14 @@ class SceneMessages:
     mask: Image
     detections: Detection2DArray | None
     truth: Detection3DArray
+    camera_pose: PoseStamped | None = None
 
     def stamp(self, stamp_ns: int) -> None:
         t = converters.ns_to_stamp(stamp_ns)
         for msg in (self.color, self.depth, self.info, self.mask, self.truth):
             msg.header.stamp = t
+        if self.camera_pose is not None:
+            self.camera_pose.header.stamp = t
         if self.detections is not None:
             self.detections.header.stamp = t
             for det in self.detections.detections:
@@ -175,7 +187,20 @@ def scene_messages(scene: DemoScene, frame_id: str, mask_mode: str = "instances"
                                        frame_id=frame_id),
         detections=detections_2d(scene, 0, frame_id) if instances else None,
         truth=detection_array(scene.truth, 0, frame_id),
+        camera_pose=_camera_pose(scene.world_from_camera) if scene.world_from_camera is not None else None,
     )
+
+
+def _camera_pose(world_from_camera: tuple[np.ndarray, np.ndarray]) -> PoseStamped:
+    from ..core.geometry import rotation_to_quaternion
+
+    rotation, translation = world_from_camera
+    msg = PoseStamped()
+    msg.header.frame_id = WORLD_FRAME
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in translation)
+    q = rotation_to_quaternion(rotation)
+    msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = (float(v) for v in q)
+    return msg
 
 
 class DemoCamera(Node):
@@ -202,6 +227,8 @@ class DemoCamera(Node):
         self._pub_mask = self.create_publisher(Image, "segmentation/mask", qos)
         self._pub_det = self.create_publisher(Detection2DArray, "segmentation/detections", qos)
         self._pub_truth = self.create_publisher(Detection3DArray, TOPIC_GROUND_TRUTH, qos)
+        self._pub_pose = (self.create_publisher(PoseStamped, TOPIC_CAMERA_POSE, qos)
+                          if any(m.camera_pose is not None for m in self._messages) else None)
         self.published = 0
         self.create_timer(1.0 / cfg.rate_hz, self._tick)
         self.get_logger().info(f"publishing {len(self.scenes)} scenes at {cfg.rate_hz} Hz in {cfg.frame_id!r}")
@@ -212,6 +239,8 @@ class DemoCamera(Node):
         # Camera info and truth first: a consumer that has the images already has what explains them.
         self._pub_info.publish(msgs.info)
         self._pub_truth.publish(msgs.truth)
+        if self._pub_pose is not None and msgs.camera_pose is not None:
+            self._pub_pose.publish(msgs.camera_pose)
         self._pub_color.publish(msgs.color)
         self._pub_depth.publish(msgs.depth)
         self._pub_mask.publish(msgs.mask)

@@ -7,6 +7,12 @@ error against the ground truth, and writes the colour image with the estimated b
 
 Usage: cleanpose-demo [--frames 3] [--weights weights/cleanpose_lite.pt] [--engine torch|onnx]
                       [--output cleanpose_demo.png]
+       cleanpose-demo --tracking [--frames 60]
+
+--tracking: the demo camera plays a hand-held camera circling one table (`--frames` frames) with the
+segmenter's instance ids renumbered every frame, the node tracks; printed: the track names it kept
+(against the ids it was given), the frame-to-frame jitter and the accuracy raw vs tracked
+(tools/demo_tracking.py), and the last frame drawn with the tracked poses.
 """
 from __future__ import annotations
 
@@ -93,7 +99,7 @@ def print_report(index: int, report: FrameReport) -> None:
         print(f"  {instance_id:>3} {category:<8} (no estimate)")
 
 
-def draw_frame(rgb: np.ndarray, intrinsics, poses: Sequence, truth: Sequence, path: Path) -> None:
+def draw_frame(rgb: np.ndarray, intrinsics, poses: Sequence, truth: Sequence, path: Path, label=None) -> None:  # noqa: ANN001
     from PIL import Image as PILImage, ImageDraw
 
     from ..data.overview import draw_pose
@@ -105,14 +111,17 @@ def draw_frame(rgb: np.ndarray, intrinsics, poses: Sequence, truth: Sequence, pa
         draw_pose(draw, intrinsics, t.rotation, t.translation, t.size, (255, 255, 255))
     for p in poses:
         colour = tuple(int(255 * c) for c in CATEGORY_COLORS.get(p.category, (0.6, 0.6, 0.6, 1.0))[:3])
-        draw_pose(draw, intrinsics, p.rotation, p.translation, p.size, colour, f"{p.category} {p.score:.2f}")
+        draw_pose(draw, intrinsics, p.rotation, p.translation, p.size, colour,
+                  label(p) if label else f"{p.category} {p.score:.2f}")
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=3, help="distinct scenes to report before stopping")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="distinct scenes to report before stopping (default 3); with --tracking the frames of the "
+                             "sequence (default 60)")
     parser.add_argument("--weights", default="", help="weights file; default: the shipped weights/cleanpose_lite.pt")
     parser.add_argument("--engine", choices=("torch", "onnx"), default="onnx")
     parser.add_argument("--device", default="cpu")
@@ -121,7 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=15.0, help="demo camera frame rate, Hz")
     parser.add_argument("--output", type=Path, default=Path("cleanpose_demo.png"), help="image with the drawn poses")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    parser.add_argument("--tracking", action="store_true",
+                        help="a moving camera over one table with renumbered segmenter ids, the node tracking")
     args = parser.parse_args(argv)
+    if args.tracking:  # one sequence of --frames frames, every frame reported
+        args.scenes = args.frames = args.frames or 60
+        args.timeout = max(args.timeout, 240.0)
+    args.frames = args.frames or 3
     if args.frames > args.scenes:
         parser.error(f"--frames {args.frames} needs at least as many --scenes (got {args.scenes})")
     ensure_fastdds_profile()
@@ -136,8 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ..core.errors import ConfigError, WeightsError
     from ..ros.converters import image_to_rgb, stamp_to_ns
-    from ..ros.demo_camera import TOPIC_GROUND_TRUTH, DemoCamera
-    from ..ros.node import TOPIC_POSES, CleanPoseNode
+    from ..ros.demo_camera import TOPIC_CAMERA_POSE, TOPIC_GROUND_TRUTH, DemoCamera
+    from ..ros.node import TOPIC_POSES, TOPIC_POSES_RAW, CleanPoseNode
 
     rclpy.init(args=[])
     nodes: list[Node] = []
@@ -146,12 +161,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("loading the pose node ...", flush=True)
         pose_node = CleanPoseNode(parameter_overrides=[
             Parameter("inference.weights", value=args.weights), Parameter("inference.engine", value=args.engine),
-            Parameter("inference.device", value=args.device), Parameter("health.log_period_s", value=0.0)])
+            Parameter("inference.device", value=args.device), Parameter("health.log_period_s", value=0.0),
+            Parameter("tracking.enabled", value=args.tracking),
+            # the demo camera knows where it is (odometry): the tracker filters in the table's frame
+            Parameter("tracking.camera_pose_topic", value=TOPIC_CAMERA_POSE if args.tracking else "")])
         nodes.append(pose_node)
-        print(f"rendering {args.scenes} demo scenes ...", flush=True)
+        print(f"rendering {args.scenes} demo {'frames of one sequence' if args.tracking else 'scenes'} ...", flush=True)
         camera = DemoCamera(parameter_overrides=[
             Parameter("scenes", value=args.scenes), Parameter("seed", value=args.seed),
-            Parameter("rate_hz", value=float(args.rate))])
+            Parameter("rate_hz", value=float(args.rate)), Parameter("sequence", value=args.tracking),
+            Parameter("shuffle_ids", value=args.tracking)])
         nodes.append(camera)
     except (ConfigError, WeightsError) as e:
         print(f"cleanpose-demo: cannot start: {e}", file=sys.stderr)
@@ -195,7 +214,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  lambda m: remember(truth, stamp_to_ns(m.header.stamp), poses_from_detections(m)), reliable)
     observer.create_subscription(Image, "color/image_raw", lambda m: remember(colour, stamp_to_ns(m.header.stamp), m),
                                  reliable)
-    observer.create_subscription(Detection3DArray, TOPIC_POSES, on_poses, reliable)
+    tracked_frames: list = []
+    raw_by_stamp: OrderedDict[int, list] = OrderedDict()
+
+    def on_tracked(msg: Detection3DArray) -> None:
+        from .demo_tracking import TrackedFrame
+
+        stamp = stamp_to_ns(msg.header.stamp)
+        if stamp not in truth or stamp not in raw_by_stamp or done.is_set():
+            return
+        tracked_frames.append(TrackedFrame(stamp, tuple(truth[stamp]), tuple(raw_by_stamp[stamp]),
+                                           tuple(poses_from_detections(msg))))
+        if stamp in colour:
+            reports[:] = [(FrameReport(stamp, (), (), 0.0), colour[stamp], list(tracked_frames[-1].tracked), truth[stamp])]
+        if len(tracked_frames) % 10 == 0:
+            print(f"  {len(tracked_frames)} tracked frames ...", flush=True)
+        if len(tracked_frames) >= args.frames:
+            done.set()
+
+    if args.tracking:
+        observer.create_subscription(Detection3DArray, TOPIC_POSES_RAW,
+                                     lambda m: remember(raw_by_stamp, stamp_to_ns(m.header.stamp), poses_from_detections(m)),
+                                     reliable)
+        observer.create_subscription(Detection3DArray, TOPIC_POSES, on_tracked, reliable)
+    else:
+        observer.create_subscription(Detection3DArray, TOPIC_POSES, on_poses, reliable)
 
     executor = SingleThreadedExecutor()
     for n in nodes:
@@ -217,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not reports:
         print(f"cleanpose-demo: no poses within {args.timeout:.0f} s; node status: {summary.summary()}", file=sys.stderr)
         return 1
+    if args.tracking:
+        from .demo_tracking import print_summary, summarise
+
+        print_summary(summarise(tracked_frames))
     objects = [o for r, *_ in reports for o in r.objects]
     if objects:
         rot = np.array([o.rotation_error_deg for o in objects])
@@ -227,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"node: {summary.summary()}")
     report, colour_msg, poses, truth_poses = reports[-1]
     intrinsics = camera.scenes[0].intrinsics
-    draw_frame(image_to_rgb(colour_msg), intrinsics, poses, truth_poses, args.output)
+    track_name = (lambda p: f"cleanpose_{p.category}_{p.instance_id}") if args.tracking else None
+    draw_frame(image_to_rgb(colour_msg), intrinsics, poses, truth_poses, args.output, label=track_name)
     print(f"wrote {args.output} (estimates in category colours, ground truth in white)")
     return 0
 

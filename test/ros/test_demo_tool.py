@@ -32,3 +32,19 @@ def test_demo_reports_errors_per_object_and_writes_the_image(node_weights: Path,
     assert image.shape == (480, 640, 3)
     # Ground-truth boxes are drawn in pure white: the image must contain such lines.
     assert (image == 255).all(axis=2).sum() > 200
+
+
+def test_tracking_demo_keeps_names_while_ids_are_renumbered_and_steadies_the_poses(node_weights: Path, tmp_path: Path):
+    """cleanpose-demo --tracking: a moving camera with renumbered segmenter ids; far fewer track names than raw
+    ids, and the tracked translation jitter below the raw one (with trained weights also the rotation jitter)."""
+    proc = start_python(["-m", "cleanpose_ros.tools.demo", "--weights", str(node_weights), "--tracking", "--frames", "16",
+                         "--output", str(tmp_path / "tracking.png"), "--timeout", "150"])
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out[-3000:]
+    names = re.search(r"carried (\d+) different instance ids; the node published (\d+) track names", out)
+    assert names, out[-3000:]
+    raw_ids, tracks = int(names.group(1)), int(names.group(2))
+    assert 1 <= tracks <= 12 and raw_ids >= 2 * tracks, out[-3000:]
+    jitter = re.search(r"translation ([\d.]+) mm -> ([\d.]+) mm", out)
+    assert jitter and float(jitter.group(2)) < float(jitter.group(1)), out[-3000:]
+    assert (tmp_path / "tracking.png").is_file()
