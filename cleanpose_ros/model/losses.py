@@ -1,7 +1,7 @@
 """The CleanPose training objective: every loss term and the one `TrainingObjective` the trainer calls.
 
-The network's `forward_train` (network.py) returns the tensors the terms need (`TrainOutputs` keys
-below); this module turns them into the weighted total. Two objectives exist:
+The network's `forward_train` (network.py) returns the tensors the terms need (`network.TrainOutputs`,
+a typed dict; the keys each term reads are below); this module turns them into the weighted total. Two objectives exist:
 
 - `reference` (default): the reductions of the authors' released code (model.md, Losses):
   NOCS SmoothL1 summed over x, y, z then averaged; diversity in its normalised form; rotation loss

@@ -22,7 +22,8 @@ Distillation: `attach_teacher(teacher)` (a frozen module mapping centred points 
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Iterable, Mapping, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +42,56 @@ from .rotation import canonicalise_symmetric, random_rotation
 logger = logging.getLogger(__name__)
 
 INPUT_KEYS = ("rgb", "points", "choose", "category")
+
+
+@dataclass(frozen=True)
+class NetworkOutputs:
+    """What `CleanPose.forward` returns: the inference outputs of a batch of B objects (K keypoints)."""
+
+    rotation: Tensor  # (B, 3, 3) canonical -> camera
+    translation: Tensor  # (B, 3) metres, box centre in the camera frame
+    size: Tensor  # (B, 3) metres
+    kpt_nocs: Tensor  # (B, K, 3) the keypoints' NOCS coordinates
+    kpt_3d: Tensor  # (B, K, 3) the keypoints' positions, metres, relative to `centre`
+    centre: Tensor  # (B, 3) mean of the input points (camera frame, metres)
+    point_feat: Tensor  # (B, N, C_pts) point-encoder features
+    mediator: Tensor  # (B, K, D) aggregator features before the causal module
+    kpt_feat: Tensor  # (B, K, D) keypoint features the heads read
+
+    @property
+    def kpt_cam(self) -> Tensor:
+        """(B, K, 3) keypoint positions in the camera frame, metres."""
+        return self.kpt_3d + self.centre.unsqueeze(1)
+
+
+class TrainOutputs(TypedDict, total=False):
+    """What `CleanPose.forward_train` returns (a dict: the objective, the health metrics and the queue
+    update read it; `total=False` because the recon / distillation / queue entries depend on the config
+    and the batch). Shapes as in NetworkOutputs; gt_* after augmentation."""
+
+    rotation: Tensor
+    translation: Tensor
+    size: Tensor
+    kpt_nocs: Tensor
+    kpt_feat: Tensor
+    centre: Tensor
+    points: Tensor  # (B, N, 3) centred input points
+    kpt_3d: Tensor
+    point_feat: Tensor
+    points_cam: Tensor  # (B, N, 3) the (augmented) input points, camera frame
+    category: Tensor
+    gt_rotation: Tensor  # symmetric spin removed where y-symmetry makes it unobservable
+    y_symmetric: Tensor
+    gt_translation: Tensor
+    gt_size: Tensor
+    pooled: Tensor  # (B, D) detached pooled causal-module output (queue update)
+    queue_full: Tensor  # (B,) bool: the instance's category queue was full before this step
+    recon: Tensor
+    recon_delta: Tensor
+    model_points: Tensor
+    object_mask: Tensor
+    student: Tensor
+    teacher: Tensor
 
 
 class CleanPose(nn.Module):
@@ -94,28 +145,29 @@ class CleanPose(nn.Module):
         return {"kpt_nocs": kpt_nocs, "rotation": rotation, "translation": enc["centre"] + offset, "size": size,
                 "kpt_feat": kpt_feat}
 
-    def forward(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> dict[str, Tensor]:
-        """All outputs as a dict (rotation, translation, size, kpt_3d (centred), kpt_nocs, ...)."""
+    def forward(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> NetworkOutputs:
+        """The network on a batch: NetworkOutputs (no augmentation, no loss inputs, no queue update;
+        training uses forward_train)."""
         enc = self._encode(rgb, points, choose)
         kpt_feat = enc["mediator"]
         if self.causal is not None:
             kpt_feat = self.causal(kpt_feat, self._confounders(category))
         out = self._decode(enc, kpt_feat, category)
-        out.update({k: enc[k] for k in ("centre", "kpt_3d", "point_feat", "mediator")})
-        return out
+        return NetworkOutputs(rotation=out["rotation"], translation=out["translation"], size=out["size"],
+                              kpt_nocs=out["kpt_nocs"], kpt_3d=enc["kpt_3d"], centre=enc["centre"],
+                              point_feat=enc["point_feat"], mediator=enc["mediator"], kpt_feat=out["kpt_feat"])
 
     def predict(self, rgb: Tensor, points: Tensor, choose: Tensor, category: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(rotation (B, 3, 3), translation (B, 3) metres, size (B, 3) metres)."""
         out = self.forward(rgb, points, choose, category)
-        return out["rotation"], out["translation"], out["size"]
+        return out.rotation, out.translation, out.size
 
     def predict_with_keypoints(self, rgb: Tensor, points: Tensor, choose: Tensor,
                                category: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """predict() plus the keypoints' NOCS coordinates (B, K, 3) and camera positions (B, K, 3) metres:
         what a similarity fit needs for a second, NOCS-path estimate of the rotation."""
         out = self.forward(rgb, points, choose, category)
-        kpt_cam = out["kpt_3d"] + out["centre"].unsqueeze(1)
-        return out["rotation"], out["translation"], out["size"], out["kpt_nocs"], kpt_cam
+        return out.rotation, out.translation, out.size, out.kpt_nocs, out.kpt_cam
 
     def inference_module(self, keypoints: bool = False) -> nn.Module:
         """The eval-mode inference graph (shares this model's weights; puts the model in eval mode).
@@ -174,7 +226,7 @@ class CleanPose(nn.Module):
             symmetric = symmetric | (mug & (batch["handle_visibility"].reshape(-1) == 0))
         return canonicalise_symmetric(batch["gt_rotation"], symmetric), symmetric
 
-    def forward_train(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def forward_train(self, batch: Mapping[str, Tensor]) -> TrainOutputs:
         """The training forward pass: augmentation, network, reconstruction and distillation branches.
 
         Keys in: rgb, points, choose, category, gt_rotation, gt_translation, gt_size (metres), optional
@@ -191,7 +243,7 @@ class CleanPose(nn.Module):
         category = batch["category"]
         enc = self._encode(batch["rgb"], batch["points"], batch["choose"])
         kpt_feat = enc["mediator"]
-        out: dict[str, Tensor] = {}
+        out: TrainOutputs = {}
         if self.causal is not None and self.queue is not None:
             was_full = self.queue.is_full()[category]
             if self.training and not bool(was_full.all()):

@@ -189,7 +189,7 @@ def test_compiled_network_computes_what_the_eager_one_does_and_trains(tiny_datas
     with torch.no_grad():
         want, got = model(**inputs), compiled(**inputs)
     for key in ("rotation", "translation", "size", "kpt_nocs"):
-        assert float((want[key] - got[key]).abs().max()) < 1e-4, key
+        assert float((getattr(want, key) - getattr(got, key)).abs().max()) < 1e-4, key
     cfg = dataclasses.replace(_cfg(tiny_dataset, 2), compile=True)
     mc = load_model_config(cfg.model)
     run = Trainer(cfg, tmp_path / "compiled", build_datasets(cfg, mc), model_config=mc)
