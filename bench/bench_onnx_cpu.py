@@ -2,7 +2,7 @@
 """The network on the CPU: onnxruntime session settings, int8, FLOPs and the distance to the hardware.
 
 Engine-only timing (one `session.run` for all objects of a frame) of the shipped
-weights/cleanpose_lite.onnx on real preprocessed inputs (640x480 synthetic frames, engines/sample_frames.py),
+weights/cleanpose_lite.onnx on real preprocessed inputs (640x480 synthetic frames, verification/sample_frames.py),
 for several session settings side by side in one run:
 
 - graph optimisation level (basic / extended / all), intra-op threads (1 / 2), spin-waiting on / off,
@@ -38,7 +38,7 @@ ONNX = ROOT / "weights" / "cleanpose_lite.onnx"
 def _inputs(num_objects: int) -> dict[str, np.ndarray]:
     from cleanpose_ros.core.config import PreprocessConfig
     from cleanpose_ros.core.preprocess import preprocess_instances
-    from cleanpose_ros.engines.sample_frames import synthetic_frame
+    from cleanpose_ros.verification.sample_frames import synthetic_frame
 
     frame, instances = synthetic_frame(num_objects, seed=3)
     batch, _ = preprocess_instances(frame, instances, PreprocessConfig(num_points=256, crop_size=128))

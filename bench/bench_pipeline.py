@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Per-frame pipeline latency: p50 / p95 of preprocess, engine, postprocess and total.
 
-Frames are 640x480 synthetic RGB-D frames (engines/sample_frames.py) with 1, 5 and 10 objects;
+Frames are 640x480 synthetic RGB-D frames (verification/sample_frames.py) with 1, 5 and 10 objects;
 networks are the named model configs, with the shipped weights `weights/cleanpose_<config>.pt`
 when they exist and random-initialised weights otherwise (timing does not depend on the weight
 values; the size head's bias is shifted so random weights give positive sizes and postprocessing
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from cleanpose_ros.core.config import PipelineConfig
     from cleanpose_ros.core.pipeline import Pipeline, config_for_model
-    from cleanpose_ros.engines.sample_frames import synthetic_frame
+    from cleanpose_ros.verification.sample_frames import synthetic_frame
 
     frames = {n: [synthetic_frame(n, seed=s) for s in range(args.frames)] for n in args.objects}
     rows: list[Row] = []

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray, ObjectHypothesisWithPose
     from visualization_msgs.msg import MarkerArray
 
-    from cleanpose_ros.engines.sample_frames import synthetic_frame
+    from cleanpose_ros.verification.sample_frames import synthetic_frame
     from cleanpose_ros.ros import converters
     from cleanpose_ros.ros.outputs import MarkerTracker, detection_array, tf_message
 

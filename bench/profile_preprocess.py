@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where preprocessing spends its time: cProfile table and per-object medians.
 
-Runs `core.preprocess.preprocess_instances` on 640x480 synthetic frames (engines/sample_frames.py)
+Runs `core.preprocess.preprocess_instances` on 640x480 synthetic frames (verification/sample_frames.py)
 with N objects, the node's default preprocessing (lite: 256 points, 128 px crops, outlier removal),
 and prints (1) the median milliseconds per frame and per object over `--repeats` calls and (2) the
 cProfile table of those calls sorted by own time, so a change to the hot path shows before/after.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain
 
 from cleanpose_ros.core.config import PreprocessConfig  # noqa: E402
 from cleanpose_ros.core.preprocess import preprocess_instances  # noqa: E402
-from cleanpose_ros.engines.sample_frames import synthetic_frame  # noqa: E402
+from cleanpose_ros.verification.sample_frames import synthetic_frame  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

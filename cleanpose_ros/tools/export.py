@@ -78,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         from cleanpose_ros.core.pipeline import Pipeline
         from cleanpose_ros.engines.config import EngineConfig
         from cleanpose_ros.engines.onnx_engine import OnnxEngine
-        from cleanpose_ros.engines.parity import compare_pipelines, parity_frames
+        from cleanpose_ros.verification.parity import compare_pipelines, parity_frames
         from cleanpose_ros.engines.torch_engine import TorchEngine
 
         torch_pipe = Pipeline(TorchEngine.from_checkpoint(
             args.weights, EngineConfig(kind="torch", inference_seed=args.seed, num_threads=args.threads)))
         onnx_pipe = Pipeline(OnnxEngine(out, EngineConfig(kind="onnx", num_threads=args.threads)))
         fixture = args.parity or (CHECKOUT_FIXTURE if CHECKOUT_FIXTURE.is_dir() else None)
-        print(f"parity frames: {fixture or 'generated (engines/sample_frames.py)'}")
+        print(f"parity frames: {fixture or 'generated (verification/sample_frames.py)'}")
         report = compare_pipelines(torch_pipe, onnx_pipe, parity_frames(fixture, args.parity_frames))
         report_path = args.report or out.with_suffix(".parity.json")
         report_path.write_text(report.to_json())

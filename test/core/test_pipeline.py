@@ -15,7 +15,7 @@ from cleanpose_ros.core.pipeline import (REJECT_CATEGORY_DISABLED, REJECT_DUPLIC
 from cleanpose_ros.core.postprocess import REJECT_NON_FINITE
 from cleanpose_ros.core.types import Instance
 from cleanpose_ros.engines.config import EngineConfig
-from cleanpose_ros.engines.sample_frames import synthetic_frame
+from cleanpose_ros.verification.sample_frames import synthetic_frame
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from test.engines.models import CountingEngine, FaultInjectingEngine, lite_test_model
 

@@ -6,7 +6,7 @@ import pytest
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.data.nocs_reader import NocsReader
 from cleanpose_ros.engines.config import EngineConfig
-from cleanpose_ros.engines.fixture_frames import source_splits
+from cleanpose_ros.verification.fixture_frames import source_splits
 from cleanpose_ros.engines.onnx_engine import OnnxEngine
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from cleanpose_ros.evaluation.runner import evaluate_dataset, nocs_samples

@@ -6,7 +6,7 @@ import torch
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.engines.config import EngineConfig
 from cleanpose_ros.engines.onnx_engine import OnnxEngine
-from cleanpose_ros.engines.parity import compare_pipelines, parity_frames
+from cleanpose_ros.verification.parity import compare_pipelines, parity_frames
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from test.engines.conftest import EXPORT_SEED, parity_frame_source
 

@@ -15,8 +15,8 @@ from cleanpose_ros.core.engine import ModelInfo, ProviderUnavailableError, Schem
 from cleanpose_ros.engines.config import EngineConfig
 from cleanpose_ros.engines.factory import build_engine
 from cleanpose_ros.engines.onnx_engine import METADATA_KEY, OnnxEngine
-from cleanpose_ros.engines.parity import DEFAULT_TOLERANCES, compare_pipelines, parity_frames
-from cleanpose_ros.engines.sample_frames import synthetic_frame
+from cleanpose_ros.verification.parity import DEFAULT_TOLERANCES, compare_pipelines, parity_frames
+from cleanpose_ros.verification.sample_frames import synthetic_frame
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from cleanpose_ros.model import onnx_io
 from cleanpose_ros.model.config import load_model_config

@@ -11,7 +11,7 @@ import pytest
 
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.engines.factory import build_pipeline
-from cleanpose_ros.engines.parity import compare_pipelines
+from cleanpose_ros.verification.parity import compare_pipelines
 from cleanpose_ros.metrics.pose_errors import rotation_error_deg, size_error_cm, translation_error_cm, uses_y_symmetry
 from test.engines.conftest import ROOT
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="weights/cleanpose
 
 @pytest.fixture(scope="module")
 def frames(nocs_tree):
-    from cleanpose_ros.engines.fixture_frames import nocs_fixture_frames
+    from cleanpose_ros.verification.fixture_frames import nocs_fixture_frames
 
     return list(_with_gt(nocs_tree, nocs_fixture_frames(nocs_tree, max_frames=8)))
 

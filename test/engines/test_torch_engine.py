@@ -6,7 +6,7 @@ from cleanpose_ros.core.errors import ConfigError
 from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.core.engine import dummy_inputs
 from cleanpose_ros.engines.config import EngineConfig
-from cleanpose_ros.engines.parity import compare_pipelines, parity_frames
+from cleanpose_ros.verification.parity import compare_pipelines, parity_frames
 from cleanpose_ros.engines.torch_engine import TorchEngine
 from test.engines.conftest import parity_frame_source
 
