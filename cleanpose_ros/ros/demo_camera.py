@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from geometry_msgs.msg import PoseStamped
@@ -27,11 +25,10 @@ from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray, Obj
 
 from ..core.errors import ConfigError
 from ..core.types import CATEGORIES, REAL275_INTRINSICS, CameraIntrinsics, PoseEstimate
-from ..resources import ensure_fastdds_profile
 from . import converters
 from .outputs import detection_array
 from .params import declare_config, param_field, require
-from .process import init_rclpy_keeping_context_on_signals
+from .process import run_node
 
 TOPIC_GROUND_TRUTH = "ground_truth/detections"
 #: sequence mode: the optical frame's pose in the world (what odometry would give), frame id WORLD_FRAME
@@ -250,22 +247,7 @@ class DemoCamera(Node):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ensure_fastdds_profile()
-    init_rclpy_keeping_context_on_signals(argv)
-    try:
-        node = DemoCamera()
-    except ConfigError as e:
-        print(f"[demo_camera] cannot start: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(DemoCamera, "demo_camera", argv)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -37,19 +35,18 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from ..core.errors import CleanPoseError, ConfigError, InputError, WeightsError
+from ..core.errors import InputError
 from ..core.geometry import backproject, quaternion_to_rotation
 from ..core.pipeline import Pipeline
 from ..core.tracker import Tracker
 from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance, PoseEstimate
-from ..resources import ensure_fastdds_profile
 from . import converters
 from .diagnostics import HealthMonitor, diagnostic_array
 from .latest_slot import LatestPerKey
 from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
 from .node_pipeline import SHIPPED_WEIGHTS, build_pipeline, resolve_weights  # noqa: F401 (re-exported)
 from .params import NodeConfig, declare_config, undeclared_parameters
-from .process import init_rclpy_keeping_context_on_signals
+from .process import run_node
 from .sync import ApproximateTimeSync, StampOrder
 
 NODE_NAME = "cleanpose_node"
@@ -402,27 +399,11 @@ class _Camera:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ensure_fastdds_profile()
-    init_rclpy_keeping_context_on_signals(argv)
-    try:
-        node = CleanPoseNode()
-    except CleanPoseError as e:  # config, weights, an unavailable device: a message and exit 2, no traceback
-        print(f"[{NODE_NAME}] cannot start: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
+    def stop(node: CleanPoseNode) -> None:
         node.close()
         node.get_logger().info(f"shutting down: {node.health.snapshot().summary()}")
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+
+    return run_node(CleanPoseNode, NODE_NAME, argv, before_destroy=stop)
 
 
 if __name__ == "__main__":

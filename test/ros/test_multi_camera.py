@@ -50,7 +50,7 @@ def test_two_cameras_are_served_by_one_node_and_batched(node_weights):
             assert all(p.poll() is None for p in procs), "a process died"
             if "frames_per_engine_call" in diagnostics:
                 batched.append(float(diagnostics["frames_per_engine_call"]))
-            posed_after_truth = {c: sum(bool(a.detections) and inputs[c] and converters.stamp_to_ns(a.header.stamp)
+            posed_after_truth = {c: sum(bool(a.detections and inputs[c]) and converters.stamp_to_ns(a.header.stamp)
                                         >= min(inputs[c]) for a in outputs[c]) for c in CAMERAS}
             if all(n >= 3 for n in posed_after_truth.values()) and max(batched, default=0) > 1.0:
                 break
