@@ -13,10 +13,7 @@ Prints per-stage p50/p95 (ms) and the cProfile table of the conversion.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 import random
 import sys
 import time
@@ -25,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
+from cprofile_table import profile_table  # noqa: E402  (bench/, next to this script)
 
 
 def _pose_estimates(instances):  # noqa: ANN001, ANN202
@@ -129,19 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, (p50, p95) in lean[1:]:
         print(f"| {name} | {p50:.2f} | {p95:.2f} |")
     print(f"| **sum of the p50s, no marker subscriber** (conversion + the two rows above) | **{lean_total:.2f}** | |\n")
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(args.repeats):
+    def one_round() -> None:
         convert()
         build()
         publish()
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
-    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+
     print(f"cProfile of conversion + building + publishing, {args.repeats} rounds, by own time (s):")
-    print("\n".join(lines[start:]))
+    print(profile_table(one_round, args.repeats, args.top))
     node.destroy_node()
     rclpy.shutdown()
     return 0

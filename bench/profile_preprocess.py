@@ -12,9 +12,6 @@ cProfile table of those calls sorted by own time, so a change to the hot path sh
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
 import sys
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
 
+from cprofile_table import profile_table  # noqa: E402  (bench/, next to this script)
 from cleanpose_ros.core.config import PreprocessConfig  # noqa: E402
 from cleanpose_ros.core.preprocess import preprocess_instances  # noqa: E402
 from cleanpose_ros.verification.sample_frames import synthetic_frame  # noqa: E402
@@ -48,17 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95 = np.percentile(times, [50, 95])
     print(f"preprocess_instances, 640x480, {args.objects} objects, {args.repeats} calls: "
           f"p50 {p50:.2f} ms / p95 {p95:.2f} ms per frame, {p50 / args.objects:.3f} ms per object (p50)\n")
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(args.repeats):
-        preprocess_instances(frame, instances, cfg)
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
-    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
     print(f"cProfile, {args.repeats} calls, sorted by own time (tottime, s):")
-    print("\n".join(lines[start:]))
+    print(profile_table(lambda: preprocess_instances(frame, instances, cfg), args.repeats, args.top))
     return 0
 
 
