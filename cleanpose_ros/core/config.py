@@ -28,7 +28,6 @@ def require(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
-_check = require  # short local alias
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -179,13 +178,13 @@ class PreprocessConfig:
     outlier_max_dev_m: float = 0.3  # along the viewing axis; larger than any NOCS object
 
     def __post_init__(self) -> None:
-        _check(self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}")
-        _check(self.num_points >= 16, f"num_points must be >= 16, got {self.num_points}")
-        _check(self.crop_multiple >= 1, f"crop_multiple must be >= 1, got {self.crop_multiple}")
-        _check(self.crop_max >= self.crop_multiple, "crop_max must be >= crop_multiple")
-        _check(0 <= self.min_depth_m < self.max_depth_m, f"need 0 <= min_depth_m < max_depth_m, got {self.min_depth_m}, {self.max_depth_m}")
-        _check(self.min_points >= 4, f"min_points must be >= 4, got {self.min_points}")
-        _check(self.outlier_max_dev_m > 0, "outlier_max_dev_m must be > 0")
+        require(self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}")
+        require(self.num_points >= 16, f"num_points must be >= 16, got {self.num_points}")
+        require(self.crop_multiple >= 1, f"crop_multiple must be >= 1, got {self.crop_multiple}")
+        require(self.crop_max >= self.crop_multiple, "crop_max must be >= crop_multiple")
+        require(0 <= self.min_depth_m < self.max_depth_m, f"need 0 <= min_depth_m < max_depth_m, got {self.min_depth_m}, {self.max_depth_m}")
+        require(self.min_points >= 4, f"min_points must be >= 4, got {self.min_points}")
+        require(self.outlier_max_dev_m > 0, "outlier_max_dev_m must be > 0")
 
 
 #: where a pose's rotation may come from (core/postprocess.py explains each)
@@ -208,9 +207,9 @@ class PipelineConfig:
     plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
 
     def __post_init__(self) -> None:
-        _check(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
-        _check(len(self.categories) > 0, "categories must not be empty")
+        require(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
+        require(len(self.categories) > 0, "categories must not be empty")
         unknown = sorted(set(self.enabled_categories) - set(self.categories))
-        _check(not unknown, f"enabled_categories {unknown} are not in categories {list(self.categories)}")
-        _check(0.0 <= self.score_threshold <= 1.0, f"score_threshold must be in [0, 1], got {self.score_threshold}")
-        _check(self.max_objects >= 1, f"max_objects must be >= 1, got {self.max_objects}")
+        require(not unknown, f"enabled_categories {unknown} are not in categories {list(self.categories)}")
+        require(0.0 <= self.score_threshold <= 1.0, f"score_threshold must be in [0, 1], got {self.score_threshold}")
+        require(self.max_objects >= 1, f"max_objects must be >= 1, got {self.max_objects}")

@@ -20,7 +20,10 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
+class InputAugmentConfig:
+    """Per-sample augmentation of the network inputs in the data loader (colour, blur, pixel and point
+    noise); the network's own batch augmentation (rotation, shift, scale) is model/config.BatchAugmentConfig."""
+
     brightness: float = 0.4
     contrast: float = 0.4
     saturation: float = 0.4
@@ -50,7 +53,7 @@ def _box_blur3(img: np.ndarray) -> np.ndarray:
     return acc / 9.0
 
 
-def augment_rgb(rgb_norm: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
+def augment_rgb(rgb_norm: np.ndarray, rng: np.random.Generator, cfg: InputAugmentConfig = InputAugmentConfig()) -> np.ndarray:
     """Colour jitter (random order of the four ops), optional blur and pixel noise; returns normalised."""
     img = rgb_norm * _STD + _MEAN  # back to [0, 1]
     ops = rng.permutation(4)
@@ -73,6 +76,6 @@ def augment_rgb(rgb_norm: np.ndarray, rng: np.random.Generator, cfg: AugmentConf
     return ((img - _MEAN) / _STD).astype(np.float32)
 
 
-def augment_points(points: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
+def augment_points(points: np.ndarray, rng: np.random.Generator, cfg: InputAugmentConfig = InputAugmentConfig()) -> np.ndarray:
     noise = np.clip(rng.normal(0.0, cfg.point_noise_std_m, points.shape), -cfg.point_noise_clip_m, cfg.point_noise_clip_m)
     return (points + noise).astype(np.float32)

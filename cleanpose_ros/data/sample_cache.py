@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..core.config import to_dict
 from ..core.errors import InputError
 from ..core.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from .augment import AugmentConfig, augment_points, augment_rgb
+from .augment import InputAugmentConfig, augment_points, augment_rgb
 from .training_dataset import NocsPoseDataset
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def _write_labels(dataset: NocsPoseDataset, out: Path) -> None:
 class CachedPoseDataset(Dataset):
     """NocsPoseDataset's samples (same keys, same augmentation) read from a sample cache."""
 
-    def __init__(self, cache_dir: str | Path, num_points: int, augment: AugmentConfig | None = None,
+    def __init__(self, cache_dir: str | Path, num_points: int, augment: InputAugmentConfig | None = None,
                  seed: int = 0) -> None:
         d = Path(cache_dir)
         meta = json.loads((d / "meta.json").read_text())

@@ -33,7 +33,7 @@ from ..core.geometry import viewer_relative_yaw_deg
 from ..core.errors import InputError
 from ..core.preprocess import preprocess_instance
 from ..core.types import CATEGORIES, YAW_OBSERVABLE_CATEGORIES, Frame, Instance
-from .augment import AugmentConfig, augment_points, augment_rgb
+from .augment import InputAugmentConfig, augment_points, augment_rgb
 from .nocs_pickle import read_pickle
 from .nocs_reader import GroundTruth, NocsReader
 
@@ -51,11 +51,11 @@ class NocsPoseDataset(Dataset):
 
     seed / set_epoch: with no epoch set, point sampling uses `seed` exactly like the runtime path
     (`preprocess_instances(..., seed=seed)`); after `set_epoch(e)` every (epoch, index) draws its own
-    sample, still reproducibly. `augment` (an AugmentConfig) enables the training augmentation.
+    sample, still reproducibly. `augment` (an InputAugmentConfig) enables the training augmentation.
     """
 
     def __init__(self, root: str | Path, source: str = "real", split: str = "train",
-                 cfg: PreprocessConfig = PreprocessConfig(), augment: AugmentConfig | None = None,
+                 cfg: PreprocessConfig = PreprocessConfig(), augment: InputAugmentConfig | None = None,
                  categories: Sequence[str] = CATEGORIES, seed: int = 0, num_model_points: int = 1024,
                  use_categories: Sequence[str] | None = None, yaw_range_deg: tuple[float, float] | None = None,
                  yaw_categories: Sequence[str] = YAW_OBSERVABLE_CATEGORIES) -> None:

@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 NAMED_CONFIGS = ("paper", "lite")
 
 
-_check = require  # the shared one-line validation of core.config
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,13 @@ class ImageEncoderConfig:
     psp_bins: tuple[int, ...] = (1, 2, 4, 7)
 
     def __post_init__(self) -> None:
-        _check(self.out_channels >= 1, "image_encoder.out_channels must be >= 1")
-        _check(len(self.cnn_channels) >= 1 and all(c >= 1 for c in self.cnn_channels),
+        require(self.out_channels >= 1, "image_encoder.out_channels must be >= 1")
+        require(len(self.cnn_channels) >= 1 and all(c >= 1 for c in self.cnn_channels),
                "image_encoder.cnn_channels must be a non-empty list of positive ints")
-        _check(self.cnn_deep_convs >= 0, "image_encoder.cnn_deep_convs must be >= 0")
-        _check(self.vit_dim % self.vit_heads == 0, "image_encoder.vit_dim must be divisible by vit_heads")
-        _check(self.vit_patch >= 1 and self.vit_depth >= 1, "image_encoder.vit_patch/vit_depth must be >= 1")
-        _check(len(self.psp_bins) >= 1 and all(b >= 1 for b in self.psp_bins), "image_encoder.psp_bins must be positive")
+        require(self.cnn_deep_convs >= 0, "image_encoder.cnn_deep_convs must be >= 0")
+        require(self.vit_dim % self.vit_heads == 0, "image_encoder.vit_dim must be divisible by vit_heads")
+        require(self.vit_patch >= 1 and self.vit_depth >= 1, "image_encoder.vit_patch/vit_depth must be >= 1")
+        require(len(self.psp_bins) >= 1 and all(b >= 1 for b in self.psp_bins), "image_encoder.psp_bins must be positive")
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,15 @@ class PointEncoderConfig:
 
     def __post_init__(self) -> None:
         n = len(self.npoints)
-        _check(n >= 1, "point_encoder.npoints must not be empty")
-        _check(len(self.radii) == n and len(self.sa_channels) == n and len(self.fp_channels) == n,
+        require(n >= 1, "point_encoder.npoints must not be empty")
+        require(len(self.radii) == n and len(self.sa_channels) == n and len(self.fp_channels) == n,
                "point_encoder.radii, sa_channels and fp_channels need one entry per level of npoints")
-        _check(all(a > b for a, b in zip(self.npoints, self.npoints[1:])), "point_encoder.npoints must decrease")
-        _check(all(len(r) == len(self.nsamples) for r in self.radii),
+        require(all(a > b for a, b in zip(self.npoints, self.npoints[1:])), "point_encoder.npoints must decrease")
+        require(all(len(r) == len(self.nsamples) for r in self.radii),
                "point_encoder: each level needs one radius per entry of nsamples")
-        _check(all(r > 0 for rs in self.radii for r in rs), "point_encoder.radii must be > 0")
-        _check(all(s >= 1 for s in self.nsamples), "point_encoder.nsamples must be >= 1")
-        _check(all(c % len(self.nsamples) == 0 for c in self.sa_channels),
+        require(all(r > 0 for rs in self.radii for r in rs), "point_encoder.radii must be > 0")
+        require(all(s >= 1 for s in self.nsamples), "point_encoder.nsamples must be >= 1")
+        require(all(c % len(self.nsamples) == 0 for c in self.sa_channels),
                "point_encoder.sa_channels must be divisible by the number of scales")
 
 
@@ -90,9 +89,9 @@ class KeypointConfig:
     temperature: float = 0.1  # heatmap = softmax(cosine / temperature) over points
 
     def __post_init__(self) -> None:
-        _check(self.num_keypoints >= 2, "keypoints.num_keypoints must be >= 2")
-        _check(self.blocks >= 1 and self.heads >= 1 and self.ffn_dim >= 1, "keypoints: blocks/heads/ffn_dim >= 1")
-        _check(self.temperature > 0, "keypoints.temperature must be > 0")
+        require(self.num_keypoints >= 2, "keypoints.num_keypoints must be >= 2")
+        require(self.blocks >= 1 and self.heads >= 1 and self.ffn_dim >= 1, "keypoints: blocks/heads/ffn_dim >= 1")
+        require(self.temperature > 0, "keypoints.temperature must be > 0")
 
 
 @dataclass(frozen=True)
@@ -102,8 +101,8 @@ class AggregatorConfig:
     pos_dim: int = 64  # hidden width of the position encoders
 
     def __post_init__(self) -> None:
-        _check(len(self.neighbours) >= 1 and all(k >= 1 for k in self.neighbours), "aggregator.neighbours >= 1")
-        _check(self.temperature > 0 and self.pos_dim >= 1, "aggregator.temperature/pos_dim must be > 0")
+        require(len(self.neighbours) >= 1 and all(k >= 1 for k in self.neighbours), "aggregator.neighbours >= 1")
+        require(self.temperature > 0 and self.pos_dim >= 1, "aggregator.temperature/pos_dim must be > 0")
 
 
 @dataclass(frozen=True)
@@ -117,9 +116,9 @@ class CausalConfig:
     ffn_dim: int = 256
 
     def __post_init__(self) -> None:
-        _check(self.queue_size >= 1, "causal.queue_size must be >= 1")
-        _check(1 <= self.num_samples <= self.queue_size, "causal.num_samples must be in [1, queue_size]")
-        _check(self.self_blocks >= 0 and self.cross_blocks >= 1 and self.heads >= 1, "causal: bad block counts")
+        require(self.queue_size >= 1, "causal.queue_size must be >= 1")
+        require(1 <= self.num_samples <= self.queue_size, "causal.num_samples must be in [1, queue_size]")
+        require(self.self_blocks >= 0 and self.cross_blocks >= 1 and self.heads >= 1, "causal: bad block counts")
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class NocsHeadConfig:
     attention_blocks: int = 2
 
     def __post_init__(self) -> None:
-        _check(self.hidden >= 1 and self.bins >= 2 and self.attention_blocks >= 0, "nocs_head: bad sizes")
+        require(self.hidden >= 1 and self.bins >= 2 and self.attention_blocks >= 0, "nocs_head: bad sizes")
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ class PoseHeadConfig:
     fuse_dim: int = 256
 
     def __post_init__(self) -> None:
-        _check(all(c >= 1 for c in self.coord_dims) and self.hidden >= 1 and self.fuse_dim >= 1, "pose_head: bad sizes")
+        require(all(c >= 1 for c in self.coord_dims) and self.hidden >= 1 and self.fuse_dim >= 1, "pose_head: bad sizes")
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ class ReconConfig:
     mask_distance: float = 0.1
 
     def __post_init__(self) -> None:
-        _check(self.points_per_keypoint >= 1 and self.hidden >= 1 and self.mask_distance > 0, "recon: bad sizes")
+        require(self.points_per_keypoint >= 1 and self.hidden >= 1 and self.mask_distance > 0, "recon: bad sizes")
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ class DistillConfig:
     residual_scale: float = 0.1
 
     def __post_init__(self) -> None:
-        _check(self.teacher_dim >= 1 and self.residual_scale >= 0, "distill: bad sizes")
+        require(self.teacher_dim >= 1 and self.residual_scale >= 0, "distill: bad sizes")
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,7 @@ class LossWeights:
 
     def __post_init__(self) -> None:
         for name in ("ocd", "div", "nocs", "pose", "recon", "delta", "kd"):
-            _check(getattr(self, name) >= 0, f"loss_weights.{name} must be >= 0")
+            require(getattr(self, name) >= 0, f"loss_weights.{name} must be >= 0")
 
 
 #: Weights of the authors' released code and of the paper (model.md, Losses table).
@@ -198,13 +197,14 @@ class LossConfig:
     mug_handle_symmetry: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.div_threshold > 0 and self.nocs_beta > 0, "loss: thresholds must be > 0")
-        _check(self.objective in ("reference", "legacy"), f"loss.objective must be reference or legacy, got {self.objective!r}")
+        require(self.div_threshold > 0 and self.nocs_beta > 0, "loss: thresholds must be > 0")
+        require(self.objective in ("reference", "legacy"), f"loss.objective must be reference or legacy, got {self.objective!r}")
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
-    """Random in-network augmentation of a training batch (ground truth mapped accordingly)."""
+class BatchAugmentConfig:
+    """Random in-network augmentation of a training batch: rotation, shift, scale of the points with the
+    ground truth mapped accordingly (the loader's colour / noise augmentation is data/augment.InputAugmentConfig)."""
 
     enabled: bool = True
     max_rotation_deg: float = 20.0  # per axis
@@ -212,8 +212,8 @@ class AugmentConfig:
     scale_range: tuple[float, float] = (0.8, 1.2)
 
     def __post_init__(self) -> None:
-        _check(self.max_rotation_deg >= 0 and self.max_translation_m >= 0, "augment: ranges must be >= 0")
-        _check(0 < self.scale_range[0] <= self.scale_range[1], "augment.scale_range must be 0 < lo <= hi")
+        require(self.max_rotation_deg >= 0 and self.max_translation_m >= 0, "augment: ranges must be >= 0")
+        require(0 < self.scale_range[0] <= self.scale_range[1], "augment.scale_range must be 0 < lo <= hi")
 
 
 @dataclass(frozen=True)
@@ -237,33 +237,33 @@ class ModelConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     loss_weights: Union[Literal["code", "paper"], LossWeights] = "code"
     loss: LossConfig = field(default_factory=LossConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: BatchAugmentConfig = field(default_factory=BatchAugmentConfig)
     attention_heads: int = 4  # aggregator / NOCS head self-attention
 
     def __post_init__(self) -> None:
-        _check(len(self.categories) >= 1 and len(set(self.categories)) == len(self.categories),
+        require(len(self.categories) >= 1 and len(set(self.categories)) == len(self.categories),
                "categories must be a non-empty list of distinct names")
         unknown = sorted(set(self.symmetric_categories) - set(self.categories))
-        _check(not unknown, f"symmetric_categories {unknown} are not in categories")
-        _check(self.num_points >= 16, f"num_points must be >= 16, got {self.num_points}")
-        _check(self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}")
-        _check(self.feature_dim >= 8 and self.feature_dim % self.attention_heads == 0,
+        require(not unknown, f"symmetric_categories {unknown} are not in categories")
+        require(self.num_points >= 16, f"num_points must be >= 16, got {self.num_points}")
+        require(self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}")
+        require(self.feature_dim >= 8 and self.feature_dim % self.attention_heads == 0,
                "feature_dim must be >= 8 and divisible by attention_heads")
-        _check(self.image_encoder.out_channels + self.point_encoder.out_channels == self.feature_dim,
+        require(self.image_encoder.out_channels + self.point_encoder.out_channels == self.feature_dim,
                "feature_dim must equal image_encoder.out_channels + point_encoder.out_channels (fused by concat)")
-        _check(self.feature_dim % self.keypoints.heads == 0, "feature_dim must be divisible by keypoints.heads")
-        _check(self.feature_dim % self.causal.heads == 0, "feature_dim must be divisible by causal.heads")
-        _check(self.point_encoder.npoints[0] <= self.num_points,
+        require(self.feature_dim % self.keypoints.heads == 0, "feature_dim must be divisible by keypoints.heads")
+        require(self.feature_dim % self.causal.heads == 0, "feature_dim must be divisible by causal.heads")
+        require(self.point_encoder.npoints[0] <= self.num_points,
                f"point_encoder.npoints[0]={self.point_encoder.npoints[0]} exceeds num_points={self.num_points}")
-        _check(max(self.point_encoder.nsamples) <= self.num_points, "point_encoder.nsamples exceed num_points")
-        _check(max(self.aggregator.neighbours) <= self.num_points, "aggregator.neighbours exceed num_points")
+        require(max(self.point_encoder.nsamples) <= self.num_points, "point_encoder.nsamples exceed num_points")
+        require(max(self.aggregator.neighbours) <= self.num_points, "aggregator.neighbours exceed num_points")
         if self.image_encoder.kind == "dino":
-            _check(self.crop_size % self.image_encoder.vit_patch == 0,
+            require(self.crop_size % self.image_encoder.vit_patch == 0,
                    f"dino needs crop_size divisible by {self.image_encoder.vit_patch}, got {self.crop_size}")
         if self.image_encoder.kind == "resnet":
             side = -(-self.crop_size // 8)
             bad = [b for b in self.image_encoder.psp_bins if side % b]
-            _check(not bad, f"resnet: stride-8 feature side {side} is not divisible by psp_bins {bad}")
+            require(not bad, f"resnet: stride-8 feature side {side} is not divisible by psp_bins {bad}")
 
     @property
     def num_categories(self) -> int:

@@ -18,17 +18,12 @@ from typing import Any, Iterator, Literal, Mapping, TypeVar
 
 import yaml
 
-from ..core.config import POSE_SOURCES, from_dict
+from ..core.config import POSE_SOURCES, from_dict, require
 from ..core.errors import ConfigError
 from ..core.tracker import TrackerConfig
 from ..core.types import CATEGORIES
 
 C = TypeVar("C")
-
-
-def require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ConfigError(message)
 
 
 def param_field(default: Any, help: str) -> Any:

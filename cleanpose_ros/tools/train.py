@@ -22,12 +22,12 @@ from ..training.config import TrainConfig, load_train_config, resolve_model_conf
 def build_datasets(cfg: TrainConfig, model_config) -> list:
     """One dataset per source, preprocessing exactly as the model expects: a NocsPoseDataset, or its
     sample cache (built first when missing or stale) for sources with `cache: true`."""
-    from ..data.augment import AugmentConfig
+    from ..data.augment import InputAugmentConfig
     from ..data.sample_cache import CachedPoseDataset, build_sample_cache
     from ..data.training_dataset import NocsPoseDataset
 
     pre = replace(cfg.preprocess, num_points=model_config.num_points, crop_size=model_config.crop_size)
-    augment = AugmentConfig() if cfg.augment else None
+    augment = InputAugmentConfig() if cfg.augment else None
     datasets = []
     for src in cfg.data:
         plain = NocsPoseDataset(src.path, source=src.source, split=src.split, cfg=pre,

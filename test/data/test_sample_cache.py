@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cleanpose_ros.core.config import PreprocessConfig
-from cleanpose_ros.data.augment import AugmentConfig
+from cleanpose_ros.data.augment import InputAugmentConfig
 from cleanpose_ros.data.sample_cache import CachedPoseDataset, build_sample_cache
 from cleanpose_ros.data.training_dataset import SAMPLE_KEYS, NocsPoseDataset
 from cleanpose_ros.model.losses import object_point_mask
@@ -52,7 +52,7 @@ def test_cached_samples_match_the_preprocessing(cached) -> None:
 
 def test_epochs_draw_new_points_reproducibly_and_augment(cached) -> None:
     _, _, out = cached
-    cache = CachedPoseDataset(out, PRE.num_points, augment=AugmentConfig(), seed=3)
+    cache = CachedPoseDataset(out, PRE.num_points, augment=InputAugmentConfig(), seed=3)
     cache.set_epoch(1)
     first, again = cache[0], cache[0]
     cache.set_epoch(2)

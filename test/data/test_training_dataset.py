@@ -7,7 +7,7 @@ import torch
 
 from cleanpose_ros.core.config import PreprocessConfig
 from cleanpose_ros.core.preprocess import preprocess_instances
-from cleanpose_ros.data.augment import AugmentConfig, augment_points, augment_rgb
+from cleanpose_ros.data.augment import InputAugmentConfig, augment_points, augment_rgb
 from cleanpose_ros.data.nocs_reader import NocsReader
 from cleanpose_ros.data.training_dataset import SAMPLE_KEYS, NocsPoseDataset, iterate_frames
 
@@ -48,7 +48,7 @@ def test_sample_ground_truth_is_consistent_with_points(generated_tree) -> None:
 
 def test_epochs_and_augmentation_change_samples_reproducibly(generated_tree) -> None:
     root, _ = generated_tree
-    ds = NocsPoseDataset(root, "real", "test", augment=AugmentConfig(), seed=1)
+    ds = NocsPoseDataset(root, "real", "test", augment=InputAugmentConfig(), seed=1)
     ds.set_epoch(0)
     a0 = ds[0]
     ds.set_epoch(1)
