@@ -51,7 +51,7 @@ def run_setup(n: int, shared: bool, args: argparse.Namespace, weights: str) -> d
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from vision_msgs.msg import Detection3DArray
 
-    from cleanpose_ros.ros.converters import stamp_to_ns
+    from cleanpose_ros.interop.converters import stamp_to_ns
     from test.support.processes import node_diagnostics, stop
 
     names = [f"cam{k}" for k in range(n)]

@@ -55,7 +55,7 @@ def main() -> int:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from vision_msgs.msg import Detection3DArray
 
-    from cleanpose_ros.ros.converters import stamp_to_ns
+    from cleanpose_ros.interop.converters import stamp_to_ns
 
     from test.support.processes import node_diagnostics, start_node_and_camera, stop
 

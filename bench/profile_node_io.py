@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from visualization_msgs.msg import MarkerArray
 
     from cleanpose_ros.verification.sample_frames import synthetic_frame
-    from cleanpose_ros.ros import converters
+    from cleanpose_ros.interop import converters
     from cleanpose_ros.ros.outputs import MarkerTracker, detection_array, tf_message
 
     frame, instances = synthetic_frame(args.objects, seed=3)

@@ -12,11 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cleanpose_ros"
 #: lower number = lower layer; a module may import its own layer and the ones below
-LAYERS = {"core": 0, "resources": 0, "metrics": 1, "data": 1, "model": 2, "engines": 3,
+LAYERS = {"core": 0, "resources": 0, "metrics": 1, "data": 1, "interop": 1, "model": 2, "engines": 3,
           "evaluation": 4, "verification": 4, "bags": 4, "training": 4, "ros": 5, "tools": 6}
-#: the rosbag tools still build their messages with the node's output_spec and sync (#17 moves them down)
-KNOWN_UPWARD = {("bags/messages.py", "ros"), ("bags/reader.py", "ros"), ("bags/replay.py", "ros"),
-                ("bags/live_evaluation.py", "ros")}
+#: imports still to be moved, as (file, package); empty since the rosbag tools take the message layouts from interop/
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def _imports(path: Path) -> set[str]:

@@ -20,7 +20,7 @@ from ..core.geometry import quaternion_to_rotation
 from ..core.types import CATEGORIES, FrameResult, PoseEstimate
 from ..evaluation.predictions import PredictionsWriter
 from ..evaluation.runner import PREDICTIONS_FILENAME, EvaluationSample, evaluate_predictions_file, frame_record_from_result
-from ..ros.converters import stamp_to_ns
+from ..interop.converters import stamp_to_ns
 from . import messages as M
 from .reader import iter_messages, check_bag, frame_name, open_bag, read_ground_truth
 from .topics import BagTopics

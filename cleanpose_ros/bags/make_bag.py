@@ -66,7 +66,7 @@ def depth_message_array(frame: Frame) -> tuple[np.ndarray, str]:
         mm = np.rint(depth.astype(np.float64) * 1000.0)
         if mm.min(initial=0.0) >= 0 and mm.max(initial=0.0) <= 65535:
             mm16 = mm.astype(np.uint16)
-            # ros/converters.image_to_depth_m divides by 1000 in float32: check that gives the same metres.
+            # interop/converters.image_to_depth_m divides by 1000 in float32: check that gives the same metres.
             if np.array_equal(mm16.astype(np.float32) / np.float32(1000.0), depth):
                 return mm16, "16UC1"
     return depth.astype(np.float32), "32FC1"

@@ -1,8 +1,8 @@
 """rosbags message objects for the bag tools: the node's inputs and its outputs.
 
-Outputs follow ros/output_spec.py (colours, TF child frame names, marker shapes, DELETE of
+Outputs follow interop/output_spec.py (colours, TF child frame names, marker shapes, DELETE of
 vanished objects), the same source the node's rclpy builders use, so a replayed bag shows what
-the node would have published. Pixel layouts follow ros/converters.py PIXEL_FORMATS.
+the node would have published. Pixel layouts follow interop/converters.py PIXEL_FORMATS.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 from rosbags.typesys.store import Typestore
 
 from ..core.types import CameraIntrinsics, PoseEstimate
-from ..ros.converters import PIXEL_FORMATS
-from ..ros.output_spec import (MARKER_ADD, MARKER_DELETE, MARKER_DELETEALL, LiveMarkers, MarkerSpec, MarkerStyle, object_markers,
+from ..interop.converters import PIXEL_FORMATS
+from ..interop.output_spec import (MARKER_ADD, MARKER_DELETE, MARKER_DELETEALL, LiveMarkers, MarkerSpec, MarkerStyle, object_markers,
                                pose_quaternion, tf_child_frame)
 
 IMAGE = "sensor_msgs/msg/Image"

@@ -1,6 +1,6 @@
 """Reading a bag for replay: open it, check that the node's inputs are there, and turn its
-messages into synchronised frames the way the node does (ros/sync.py ApproximateTimeSync,
-ros/converters.py), without ROS.
+messages into synchronised frames the way the node does (interop/sync.py ApproximateTimeSync,
+interop/converters.py), without ROS.
 
 Every problem with the bag as a whole (missing or truncated file, missing topics, unknown or
 wrong message types, no camera info) is a BagError naming what is missing. A problem with one
@@ -19,8 +19,8 @@ from rosbags.typesys.store import Typestore
 
 from ..core.errors import InputError
 from ..core.types import CATEGORIES, CameraIntrinsics, Frame, Instance
-from ..ros import converters
-from ..ros.sync import ApproximateTimeSync
+from ..interop import converters
+from ..interop.sync import ApproximateTimeSync
 from . import messages as M
 from .errors import BagError
 from .ground_truth import BagGroundTruth

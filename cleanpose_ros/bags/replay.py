@@ -28,7 +28,7 @@ from ..core.types import CATEGORIES, Frame, FrameResult, Instance
 from ..evaluation.predictions import PredictionsWriter
 from ..evaluation.runner import (METRICS_JSON, PREDICTIONS_FILENAME, EvaluationSample, evaluate_predictions_file,
                                  frame_record_from_result)
-from ..ros.output_spec import MarkerStyle
+from ..interop.output_spec import MarkerStyle
 from . import messages as M
 from .errors import BagError
 from .make_bag import BAG_VERSION, STORAGES

@@ -25,7 +25,7 @@ from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray, Obj
 
 from ..core.errors import ConfigError
 from ..core.types import CATEGORIES, REAL275_INTRINSICS, CameraIntrinsics, PoseEstimate
-from . import converters
+from ..interop import converters
 from .outputs import detection_array
 from .params import declare_config, param_field, require
 from .process import run_node

@@ -16,7 +16,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from ..core import pipeline, postprocess
 from ..core.errors import InputError
 from ..core.plausibility import PLAUSIBILITY_REASONS
-from .converters import ns_to_stamp
+from ..interop.converters import ns_to_stamp
 
 #: Ways a message or frame is dropped without being wrong: the synchroniser found no partner for a
 #: message ("unmatched"), or a newer frame replaced it in the latest-wins slot ("superseded").

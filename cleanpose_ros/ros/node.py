@@ -40,14 +40,14 @@ from ..core.geometry import backproject, quaternion_to_rotation
 from ..core.pipeline import Pipeline
 from ..core.tracker import Tracker
 from ..core.types import CameraIntrinsics, Frame, FrameResult, Instance, PoseEstimate
-from . import converters
+from ..interop import converters
 from .diagnostics import HealthMonitor, diagnostic_array
 from .latest_slot import LatestPerKey
 from .outputs import MarkerStyle, MarkerTracker, detection_array, object_points_cloud, tf_message
 from .node_pipeline import SHIPPED_WEIGHTS, build_pipeline, resolve_weights  # noqa: F401 (re-exported)
 from .params import NodeConfig, declare_config, undeclared_parameters
 from .process import run_node
-from .sync import ApproximateTimeSync, StampOrder
+from ..interop.sync import ApproximateTimeSync, StampOrder
 
 NODE_NAME = "cleanpose_node"
 

@@ -17,10 +17,10 @@ from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesisWithP
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..core.types import PoseEstimate
-from .converters import ns_to_stamp
+from ..interop.converters import ns_to_stamp
 # Colours, TF names and marker shapes live in output_spec (shared with the rosbag tools);
 # re-exported here for the callers that know them from this module.
-from .output_spec import (CATEGORY_COLORS, MARKER_NAMESPACES, LiveMarkers, MarkerSpec, MarkerStyle,  # noqa: F401
+from ..interop.output_spec import (CATEGORY_COLORS, MARKER_NAMESPACES, LiveMarkers, MarkerSpec, MarkerStyle,  # noqa: F401
                           object_markers, pose_quaternion, tf_child_frame)
 
 

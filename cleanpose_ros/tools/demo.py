@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vision_msgs.msg import Detection3DArray
 
     from ..core.errors import ConfigError, WeightsError
-    from ..ros.converters import image_to_rgb, stamp_to_ns
+    from ..interop.converters import image_to_rgb, stamp_to_ns
     from ..ros.demo_camera import TOPIC_CAMERA_POSE, TOPIC_GROUND_TRUTH, DemoCamera
     from ..ros.node import TOPIC_POSES, TOPIC_POSES_RAW, CleanPoseNode
 

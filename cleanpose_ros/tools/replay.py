@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..bags.topics import BagTopics
     from ..metrics.report import format_table
     from ..ros.node_pipeline import build_pipeline
-    from ..ros.output_spec import MarkerStyle
+    from ..interop.output_spec import MarkerStyle
 
     if args.bag.is_file():  # checked before the weights load and before anything is written
         print(f"cleanpose-replay: --bag {args.bag} must be a rosbag2 folder, not a file (unpack an archive first)",

@@ -16,7 +16,7 @@ from cleanpose_ros.bags.typestore import build_typestore
 from cleanpose_ros.core.geometry import quaternion_to_rotation
 from cleanpose_ros.core.types import REAL275_INTRINSICS, Frame, Instance
 from cleanpose_ros.data.nocs_reader import NocsReader
-from cleanpose_ros.ros.converters import camera_info_to_intrinsics, image_to_depth_m, image_to_mask, image_to_rgb
+from cleanpose_ros.interop.converters import camera_info_to_intrinsics, image_to_depth_m, image_to_mask, image_to_rgb
 from cleanpose_ros.tools import make_bag as make_bag_tool
 
 from .conftest import FRAMES

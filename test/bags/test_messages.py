@@ -12,8 +12,9 @@ from cleanpose_ros.bags import messages as M  # noqa: E402
 from cleanpose_ros.bags.typestore import build_typestore  # noqa: E402
 from cleanpose_ros.core.geometry import axis_angle_to_rotation  # noqa: E402
 from cleanpose_ros.core.types import REAL275_INTRINSICS, PoseEstimate  # noqa: E402
-from cleanpose_ros.ros import converters, outputs  # noqa: E402
-from cleanpose_ros.ros.output_spec import MarkerStyle  # noqa: E402
+from cleanpose_ros.interop import converters
+from cleanpose_ros.ros import outputs  # noqa: E402
+from cleanpose_ros.interop.output_spec import MarkerStyle  # noqa: E402
 
 STAMP = 1_700_000_123_000_000_042
 FRAME = "camera_color_optical_frame"

@@ -9,7 +9,7 @@ from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithP
 
 from cleanpose_ros.core.errors import InputError  # noqa: E402
 from cleanpose_ros.core.types import REAL275_INTRINSICS, CameraIntrinsics  # noqa: E402
-from cleanpose_ros.ros import converters as cv  # noqa: E402
+from cleanpose_ros.interop import converters as cv  # noqa: E402
 
 pytestmark = pytest.mark.ros
 RNG = np.random.default_rng(7)

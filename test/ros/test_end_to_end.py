@@ -24,7 +24,7 @@ from tf2_msgs.msg import TFMessage  # noqa: E402
 from vision_msgs.msg import Detection2DArray, Detection3DArray  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from cleanpose_ros.ros import converters  # noqa: E402
+from cleanpose_ros.interop import converters  # noqa: E402
 from test.ros.conftest import trained_weights  # noqa: E402
 from test.support.processes import start_python, stop  # noqa: E402
 

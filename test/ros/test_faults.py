@@ -18,7 +18,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from vision_msgs.msg import Detection3DArray  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from cleanpose_ros.ros import converters  # noqa: E402
+from cleanpose_ros.interop import converters  # noqa: E402
 from test.support.processes import start_python, stop  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

@@ -23,7 +23,7 @@ from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithP
 
 from cleanpose_ros.core.errors import InputError  # noqa: E402
 from cleanpose_ros.core.types import CATEGORIES  # noqa: E402
-from cleanpose_ros.ros import converters as cv  # noqa: E402
+from cleanpose_ros.interop import converters as cv  # noqa: E402
 
 pytestmark = pytest.mark.ros
 ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "16UC1", "32FC1", "8UC1", "32SC1", "yuv422",

@@ -16,7 +16,7 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from vision_msgs.msg import Detection3DArray  # noqa: E402
 
-from cleanpose_ros.ros import converters  # noqa: E402
+from cleanpose_ros.interop import converters  # noqa: E402
 from test.support.processes import node_diagnostics, start_python, stop  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

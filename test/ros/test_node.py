@@ -17,7 +17,7 @@ from vision_msgs.msg import Detection3DArray  # noqa: E402
 
 from cleanpose_ros.core.errors import ConfigError  # noqa: E402
 from cleanpose_ros.core.types import CATEGORIES  # noqa: E402
-from cleanpose_ros.ros import converters  # noqa: E402
+from cleanpose_ros.interop import converters  # noqa: E402
 from test.support.processes import start_python  # noqa: E402
 
 pytestmark = pytest.mark.ros

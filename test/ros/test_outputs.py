@@ -11,7 +11,7 @@ from cleanpose_ros.core.geometry import (axis_angle_to_rotation, box_corners,  #
                                          quaternion_to_rotation)
 from cleanpose_ros.core.types import PoseEstimate  # noqa: E402
 from cleanpose_ros.ros import outputs  # noqa: E402
-from cleanpose_ros.ros.converters import stamp_to_ns  # noqa: E402
+from cleanpose_ros.interop.converters import stamp_to_ns  # noqa: E402
 
 pytestmark = pytest.mark.ros
 STAMP = 1_700_000_123_000_000_042

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("rclpy")
 from cleanpose_ros.ros.diagnostics import HealthMonitor, diagnostic_array  # noqa: E402
 from cleanpose_ros.ros.latest_slot import LatestSlot  # noqa: E402
-from cleanpose_ros.ros.sync import ApproximateTimeSync, StampOrder  # noqa: E402
+from cleanpose_ros.interop.sync import ApproximateTimeSync, StampOrder  # noqa: E402
 
 MS = 1_000_000
 
