@@ -62,6 +62,7 @@ setup(
             "cleanpose-study-report = cleanpose_ros.tools.study_report:main",
             "cleanpose-learning-curve = cleanpose_ros.tools.learning_curve:main",
             "cleanpose-calibrate-confidence = cleanpose_ros.tools.calibrate_confidence:main",
+            "cleanpose-triton-repo = cleanpose_ros.tools.triton_repo:main",
         ],
     },
 )
