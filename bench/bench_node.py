@@ -33,6 +33,7 @@ def main() -> int:
     parser.add_argument("--weights", default="shipped", help="checkpoint, 'shipped' (default) or 'random'")
     parser.add_argument("--engine", choices=("torch", "onnx"), default="onnx")
     parser.add_argument("--threads", type=int, default=1, help="inference threads of the node")
+    parser.add_argument("--parallel-batches", type=int, default=1, help="inference.parallel_batches of the node")
     args = parser.parse_args()
 
     # A private domain and local discovery, set before rclpy starts (children inherit them).
@@ -59,7 +60,8 @@ def main() -> int:
 
     from test.support.processes import node_diagnostics, start_node_and_camera, stop
 
-    node_proc, camera_proc = start_node_and_camera(weights, args.rate, args.threads, args.engine)
+    node_proc, camera_proc = start_node_and_camera(weights, args.rate, args.threads, args.engine,
+                                                   parallel_batches=args.parallel_batches)
     rclpy.init()
     probe = Node("cleanpose_bench_probe")
     latest = node_diagnostics(probe)
@@ -95,7 +97,7 @@ def main() -> int:
     frames_in = int(latest["frames_in"]) - int(start.get("frames_in", "0"))
     frames_out = int(latest["frames_out"]) - int(start.get("frames_out", "0"))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; camera {args.rate} Hz 640x480;"
-          f" engine {args.engine}, {args.threads} thread(s); {args.seconds:.0f} s")
+          f" engine {args.engine}, {args.threads} thread(s), parallel_batches {args.parallel_batches}; {args.seconds:.0f} s")
     import numpy as np
 
     e2e = np.array([r[0] for r in received]) if received else np.full(1, np.nan)

@@ -97,6 +97,8 @@ def build_engines(config_name: str, engines: list[str], device: str, threads: in
         path = export_model(model, workdir / f"{config_name}.onnx", seed=0)
         try:
             yield "onnx", OnnxEngine(path, EngineConfig(kind="onnx", device=device, num_threads=threads))
+            if device == "cpu" and threads >= 2:  # the objects in `threads` parts, one thread each
+                yield f"onnx {threads} parts", OnnxEngine(path, EngineConfig(kind="onnx", parallel_batches=threads))
         except ProviderUnavailableError as e:
             print(f"skipping onnx on {device}: {e}", file=sys.stderr)
 

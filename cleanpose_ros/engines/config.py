@@ -38,6 +38,11 @@ class EngineConfig:
     #: several times HIGHER on a shared one (measured: 5 lite objects, 2 threads, loaded 2-core
     #: machine, 79 ms spinning vs 28 ms not). torch: set OMP_WAIT_POLICY instead (engines/__init__.py).
     spin_wait: bool = False
+    #: onnx on CPU: split a frame's objects into this many parts run concurrently, one thread each
+    #: (num_threads is then per part). The lite graph is thousands of small nodes that a second intra-op
+    #: thread barely speeds up; two parts on two idle cores did: 5 objects 40.3 -> 33.7 ms, 10 objects
+    #: 80.4 -> 64.7 ms, outputs bit-identical (docs/benchmarks.md). 1 = one call.
+    parallel_batches: int = 1
     #: confounder-queue samples of the torch engine: None = the ones stored with the weights,
     #: an int = draw them again from this seed (an ONNX file has its own baked in)
     inference_seed: int | None = None
@@ -60,6 +65,10 @@ class EngineConfig:
             raise ConfigError("precision fp16 is a torch-engine option; export an fp16 ONNX file instead")
         if self.num_threads < 0:
             raise ConfigError(f"num_threads must be >= 0, got {self.num_threads}")
+        if self.parallel_batches < 1:
+            raise ConfigError(f"parallel_batches must be >= 1, got {self.parallel_batches}")
+        if self.parallel_batches > 1 and self.kind != "onnx":
+            raise ConfigError("parallel_batches is an onnx-engine option (torch parallelises inside its operators)")
 
     @property
     def device_index(self) -> int:

@@ -30,6 +30,8 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     inf = config.inference
     options: dict[str, Any] = {"num_threads": inf.num_threads} if inf.num_threads > 0 else {}
     options["fallback"] = inf.device_fallback
+    if inf.parallel_batches > 1 and inf.engine == "onnx":  # torch parallelises inside its operators
+        options["parallel_batches"] = inf.parallel_batches
     base = build_engine_pipeline(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed,
                                  confidence=inf.confidence or None, **options)
     known = set(base.config.categories)

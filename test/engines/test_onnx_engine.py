@@ -181,3 +181,22 @@ def test_tensorrt_gets_a_profile_over_the_object_counts_and_an_engine_cache(lite
     assert options["trt_engine_cache_enable"] is True and options["trt_engine_cache_path"].startswith(str(tmp_path))
     assert OnnxEngine._provider_arg("CPUExecutionProvider", lite_artefacts.onnx, EngineConfig(kind="onnx")) == \
         "CPUExecutionProvider"
+
+
+def test_parallel_batches_give_the_same_outputs_as_one_call(lite_artefacts):
+    """parallel_batches: a frame's objects in parts run concurrently; every output row equals one call's."""
+    from cleanpose_ros.core.engine import dummy_inputs
+
+    one = OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", num_threads=1))
+    split = OnnxEngine(lite_artefacts.onnx, EngineConfig(kind="onnx", parallel_batches=2))
+    for batch in (1, 2, 5):
+        inputs = dummy_inputs(one.info, batch)
+        want, got = one.run(inputs), split.run(inputs)
+        assert got.keys() == want.keys()
+        for name in want:
+            assert got[name].shape == want[name].shape
+            np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-5)
+    with pytest.raises(ConfigError, match="parallel_batches is an onnx-engine option"):
+        EngineConfig(kind="torch", parallel_batches=2)
+    with pytest.raises(ConfigError, match="parallel_batches must be >= 1"):
+        EngineConfig(kind="onnx", parallel_batches=0)

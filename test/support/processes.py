@@ -45,11 +45,11 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> str:
 
 
 def start_node_and_camera(weights: str | Path, rate_hz: float, threads: int = 1, engine: str = "torch",
-                          scenes: int = 4) -> tuple[subprocess.Popen, subprocess.Popen]:
+                          scenes: int = 4, parallel_batches: int = 1) -> tuple[subprocess.Popen, subprocess.Popen]:
     """cleanpose_node (status log off) and demo_camera as child processes, like a deployment."""
     node = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={weights}",
                          "-p", f"inference.engine:={engine}", "-p", f"inference.num_threads:={threads}",
-                         "-p", "health.log_period_s:=0.0"])
+                         "-p", f"inference.parallel_batches:={parallel_batches}", "-p", "health.log_period_s:=0.0"])
     camera = start_python(["-m", "cleanpose_ros.ros.demo_camera", "--ros-args", "-p", f"scenes:={scenes}",
                            "-p", f"rate_hz:={rate_hz}"])
     return node, camera
