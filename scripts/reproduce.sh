@@ -32,7 +32,7 @@ data() {  # the generator skips frames that are already complete
 }
 
 # the phase-4 step of the shipped weights (weights/README.md); the committed training state is at this step
-SHIPPED_STEP=24000
+SHIPPED_STEP=28000
 
 train() {  # phase 4 (reference objective) up to STEPS, resuming runs/lite_orient or the committed state
   local steps="${1:-$SHIPPED_STEP}"
