@@ -22,8 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..core.geometry import quaternion_to_rotation, rotation_to_quaternion
-from ..core.types import parse_ascii_int
+from ..core.geometry import quaternion_to_rotation
+from ..core.types import PoseEstimate, parse_ascii_int
 from .errors import BagError
 
 SCHEMA = "cleanpose-ground-truth"
@@ -89,11 +89,12 @@ class BagGroundTruth:
 
     # ------------------------------------------------------------------ Detection3DArray topic
     def detection3d_array(self, builder: Any, stamp_ns: int, frame_id: str) -> Any:
-        dets = [builder.detection3d(int(self.instance_ids[i]), self.category_names[i], 1.0,
-                                    rotation_to_quaternion(self.rotations[i]), self.translations[i], self.sizes_m[i],
-                                    stamp_ns, frame_id) for i in range(len(self))]
-        return builder.store.types["vision_msgs/msg/Detection3DArray"](header=builder.header(stamp_ns, frame_id),
-                                                                        detections=dets)
+        """The truth as the node's Detection3DArray (score 1.0), built by `builder` (interop/messages.py)."""
+        poses = [PoseEstimate(instance_id=int(self.instance_ids[i]), category=self.category_names[i], score=1.0,
+                              rotation=np.asarray(self.rotations[i], np.float64),
+                              translation=np.asarray(self.translations[i], np.float64),
+                              size=np.asarray(self.sizes_m[i], np.float64)) for i in range(len(self))]
+        return builder.detection3d_array(poses, stamp_ns, frame_id)
 
     @classmethod
     def from_detection3d_array(cls, msg: Any, frame_name: str, categories: Sequence[str]) -> "BagGroundTruth":
