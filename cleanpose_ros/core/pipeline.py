@@ -187,20 +187,11 @@ class Pipeline:
         return poses
 
     def __call__(self, frame: Frame, instances: Sequence[Instance]) -> FrameResult:
-        t0 = time.perf_counter()
-        batch, rejected = self._prepare(frame, instances)
-        t1 = time.perf_counter()
-        outputs = self._engine.run(batch.tensors()) if batch is not None else None
-        t2 = time.perf_counter()
-        poses = self._finish(batch, outputs, rejected)
-        t3 = time.perf_counter()
-        timings = (("preprocess", 1e3 * (t1 - t0)), ("engine", 1e3 * (t2 - t1)),
-                   ("postprocess", 1e3 * (t3 - t2)), ("total", 1e3 * (t3 - t0)))
-        return FrameResult(poses=tuple(poses), rejected=tuple(rejected), timings_ms=timings)
+        return self.run_many([(frame, instances)])[0]
 
     def run_many(self, frames: Sequence[tuple[Frame, Sequence[Instance]]]) -> list[FrameResult]:
-        """Several frames (e.g. the latest frame of each camera) with ONE engine call for all their
-        objects: each frame is preprocessed on its own, the batches are concatenated, the outputs
+        """Several frames (e.g. the latest frame of each camera; `__call__` is one frame) with ONE engine
+        call for all their objects, none when no frame has a usable object: each frame is preprocessed on its own, the batches are concatenated, the outputs
         split back by rows. Every result equals `self(frame, instances)` for its frame (the engine
         computes each object independently of the others in its batch); the engine and total
         timings are shared by all frames of the call."""
@@ -209,10 +200,11 @@ class Pipeline:
         t1 = time.perf_counter()
         batches = [b for b, _ in prepared if b is not None]
         outputs: dict[str, np.ndarray] | None = None
-        if batches:
-            names = batches[0].tensors().keys()
-            joined = {n: np.concatenate([b.tensors()[n] for b in batches]) for n in names}
-            outputs = self._engine.run(joined)
+        if len(batches) == 1:  # one frame: its tensors as they are, no copy
+            outputs = self._engine.run(batches[0].tensors())
+        elif batches:
+            tensors = [b.tensors() for b in batches]
+            outputs = self._engine.run({n: np.concatenate([t[n] for t in tensors]) for n in tensors[0]})
         t2 = time.perf_counter()
         results, row = [], 0
         for batch, rejected in prepared:

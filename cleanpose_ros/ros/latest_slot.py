@@ -1,9 +1,8 @@
-"""Size-1 hand-overs between the ROS callbacks and the one inference worker.
+"""Size-1 hand-overs between the ROS callbacks and the one inference worker, one per key (camera).
 
 The producer never waits: putting into a full slot replaces (drops) the older item, so the
-worker always starts on the freshest frame and a slow model cannot build a backlog.
-`LatestPerKey` keeps one such slot per key (per camera of a multi-camera node) under one lock,
-so the worker can take the newest item of every camera at once and batch them.
+worker always starts on the freshest frame and a slow model cannot build a backlog. The slots of
+all keys share one lock, so the worker takes the newest item of every camera at once and batches them.
 """
 from __future__ import annotations
 
@@ -47,14 +46,3 @@ class LatestPerKey(Generic[T]):
     def closed(self) -> bool:
         return self._closed
 
-
-class LatestSlot(LatestPerKey[T]):
-    """One slot: `put(item)` / `take()`."""
-
-    def put(self, item: T) -> T | None:  # type: ignore[override]
-        return super().put(None, item)
-
-    def take(self, timeout_s: float | None = None) -> T | None:
-        """Wait for an item (or close / timeout, then None) and empty the slot."""
-        items = self.take_all(timeout_s)
-        return items[0][1] if items else None

@@ -196,8 +196,7 @@ class CleanPoseNode(Node):
         if not ready:
             return
         work = [(frame, instances) for _, _, frame, instances in ready if instances]
-        results = iter(self.pipeline.run_many(work) if len(work) > 1
-                       else [self.pipeline(*work[0])] if work else [])
+        results = iter(self.pipeline.run_many(work))
         if work:
             self.health.note_engine_call(len(work))
         for camera, item, frame, instances in ready:
@@ -310,13 +309,22 @@ class _Camera:
 
     # ------------------------------------------------------------------ worker thread
 
-    def _camera_info_for(self, stamp_ns: int) -> CameraInfo | None:
-        infos = list(self.camera_infos)  # a copy: the executor thread appends meanwhile
-        if not infos:
+    def _stamped_like(self, messages: deque, stamp_ns: int) -> tuple[Any, bool] | None:
+        """(message stamped closest to `stamp_ns`, whether within sync.slop_ms), None when there is none.
+        Reads a copy: the executor thread appends meanwhile."""
+        recent = list(messages)
+        if not recent:
             return None
-        slop_ns = int(self.node.config.sync.slop_ms * 1e6)
-        closest = min(infos, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
-        return closest if abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) <= slop_ns else infos[-1]
+        closest = min(recent, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
+        return closest, abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) <= int(self.node.config.sync.slop_ms * 1e6)
+
+    def _camera_info_for(self, stamp_ns: int) -> CameraInfo | None:
+        """The camera info stamped like the frame, else the newest (drivers send it at their own rate)."""
+        found = self._stamped_like(self.camera_infos, stamp_ns)
+        if found is None:
+            return None
+        closest, within = found
+        return closest if within else self.camera_infos[-1]
 
     def _intrinsics(self, info: CameraInfo | None) -> CameraIntrinsics:
         """CameraInfo -> intrinsics, converted once per distinct message (drivers resend the same)."""
@@ -335,12 +343,10 @@ class _Camera:
 
     def _world_from_camera(self, stamp_ns: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(R, t) of the camera pose stamped closest to the frame, within sync.slop_ms; None without one."""
-        poses = list(self._camera_poses)  # a copy: the executor thread appends meanwhile
-        if not poses:
+        found = self._stamped_like(self._camera_poses, stamp_ns)
+        if found is None or not found[1]:
             return None
-        closest = min(poses, key=lambda m: abs(converters.stamp_to_ns(m.header.stamp) - stamp_ns))
-        if abs(converters.stamp_to_ns(closest.header.stamp) - stamp_ns) > int(self.node.config.sync.slop_ms * 1e6):
-            return None
+        closest = found[0]
         p, q = closest.pose.position, closest.pose.orientation
         quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
         translation = np.array([p.x, p.y, p.z], dtype=np.float64)

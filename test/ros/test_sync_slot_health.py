@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 from cleanpose_ros.ros.diagnostics import HealthMonitor, diagnostic_array  # noqa: E402
-from cleanpose_ros.ros.latest_slot import LatestSlot  # noqa: E402
+from cleanpose_ros.ros.latest_slot import LatestPerKey  # noqa: E402
 from cleanpose_ros.interop.sync import ApproximateTimeSync, StampOrder  # noqa: E402
 
 MS = 1_000_000
@@ -58,23 +58,31 @@ def test_sync_queue_is_bounded_and_drops_are_counted():
 
 
 def test_latest_slot_drops_older_and_never_blocks_producer():
-    slot: LatestSlot[int] = LatestSlot()
-    assert slot.put(1) is None
-    assert slot.put(2) == 1 and slot.put(3) == 2
+    slot: LatestPerKey[int] = LatestPerKey()
+    assert slot.put("a", 1) is None
+    assert slot.put("a", 2) == 1 and slot.put("a", 3) == 2
     assert slot.superseded == 2
-    assert slot.take(0.1) == 3
-    assert slot.take(0.01) is None
+    assert slot.take_all(0.1) == [("a", 3)]
+    assert slot.take_all(0.01) == []
     taken = []
-    worker = threading.Thread(target=lambda: taken.append(slot.take(5.0)))
+    worker = threading.Thread(target=lambda: taken.append(slot.take_all(5.0)))
     worker.start()
-    slot.put(4)
+    slot.put("a", 4)
     worker.join(2.0)
-    assert taken == [4]
-    closer = threading.Thread(target=lambda: taken.append(slot.take(5.0)))
+    assert taken == [[("a", 4)]]
+    closer = threading.Thread(target=lambda: taken.append(slot.take_all(5.0)))
     closer.start()
     slot.close()
     closer.join(2.0)
-    assert not closer.is_alive() and taken == [4, None]
+    assert not closer.is_alive() and taken == [[("a", 4)], []]
+
+
+def test_latest_per_key_keeps_the_newest_of_each_key_and_hands_them_over_together():
+    slot: LatestPerKey[int] = LatestPerKey()
+    slot.put("cam0", 1)
+    slot.put("cam1", 10)
+    assert slot.put("cam0", 2) == 1  # only cam0's older frame is superseded
+    assert slot.take_all(0.1) == [("cam0", 2), ("cam1", 10)] and slot.superseded == 1
 
 
 def test_health_counts_and_percentiles_in_diagnostics():
