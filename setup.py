@@ -37,6 +37,11 @@ setup(
         "gpu": ["torch>=2.4", "onnx>=1.17", "onnxscript", "onnxruntime-gpu>=1.20", "safetensors>=0.4"],
         "data": ["moderngl>=5.10", "trimesh>=4.0", "manifold3d>=2.5", "mapbox-earcut", "matplotlib>=3.7"],
         "bags": ["rosbags>=0.10"],
+        # inference.engine triton: the gRPC client (it needs protobuf<7 and ml-dtypes<=0.5.4, which onnx accepts)
+        "triton": ["tritonclient[grpc]>=2.51"],
+        # cleanpose-triton-serve: PyTriton pins numpy<2, so this goes into a venv of its own with
+        # `pip install --no-deps` of this package (scripts/setup_triton.sh), not next to the node
+        "triton-server": ["nvidia-pytriton>=0.7", "onnxruntime>=1.20"],
     },
     zip_safe=True,
     maintainer="cleanpose_ros maintainers",
@@ -63,6 +68,7 @@ setup(
             "cleanpose-learning-curve = cleanpose_ros.tools.learning_curve:main",
             "cleanpose-calibrate-confidence = cleanpose_ros.tools.calibrate_confidence:main",
             "cleanpose-triton-repo = cleanpose_ros.tools.triton_repo:main",
+            "cleanpose-triton-serve = cleanpose_ros.tools.triton_serve:main",
         ],
     },
 )

@@ -4,6 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
+# .venv-triton: the Triton server the triton-engine tests start (test/engines/test_triton_engine.py)
+bash "$ROOT/scripts/setup_triton.sh"
 cd "$ROOT"
 export AMENT_PREFIX_PATH="$ROOT/.venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 # Tests pick their own ROS_DOMAIN_ID / ROS_LOG_DIR (test/conftest.py).

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 from rosbags.rosbag2 import Writer
 from tqdm import tqdm
 
-from ..core.errors import InputError
+from ..core.errors import EngineError, InputError
 from ..core.types import CATEGORIES, Frame, FrameResult, Instance
 from ..evaluation.predictions import PredictionsWriter
 from ..evaluation.runner import (METRICS_JSON, PREDICTIONS_FILENAME, EvaluationSample, evaluate_predictions_file,
@@ -123,7 +123,7 @@ def _run_frame(pipeline: Callable[[Frame, Sequence[Instance]], FrameResult], bag
         return FrameResult(poses=(), rejected=tuple((i, bag_frame.error.reason) for i in ids))
     try:
         result = pipeline(bag_frame.frame, bag_frame.instances) if bag_frame.instances else FrameResult(poses=())
-    except InputError as e:  # as evaluation.runner.predict_to_file: the frame's objects count as missed
+    except (InputError, EngineError) as e:  # as the node: the frame's objects count as missed, under the reason
         return FrameResult(poses=(), rejected=tuple((i.instance_id, e.reason) for i in bag_frame.instances))
     return FrameResult(poses=result.poses, rejected=(*bag_frame.refused, *result.rejected), timings_ms=result.timings_ms)
 

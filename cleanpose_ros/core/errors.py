@@ -44,3 +44,24 @@ class InputError(CleanPoseError, ValueError):
             raise ValueError(f"unknown InputError reason {reason!r}")
         super().__init__(f"{reason}: {message}")
         self.reason = reason
+
+
+class EngineError(CleanPoseError, RuntimeError):
+    """An engine that runs the network elsewhere (engines/triton_engine.py) could not answer for a frame.
+
+    `reason` is one of REASONS; callers refuse the frame under it (the node counts it in /diagnostics,
+    the replay tool counts its objects as missed) and go on: the engine recovers by itself.
+    """
+
+    REASONS = (
+        "engine_unavailable",  # the inference server cannot be reached or is not ready (retried with a backoff)
+        "engine_timeout",      # no answer within the request timeout
+        "engine_bad_output",   # an answer whose outputs are missing or have the wrong dtype or shape
+        "engine_error",        # the server answered the request with an error
+    )
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown EngineError reason {reason!r}")
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason

@@ -15,13 +15,16 @@ ORT_PROVIDER_NAMES: dict[str, str] = {
 }
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+#: a Triton server's gRPC endpoint: host:port, optionally written grpc://host:port
+_GRPC_URL = re.compile(r"^(grpc://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+ENGINE_KINDS = ("torch", "onnx", "triton")
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """Which backend runs the network, where, and what to do when that place is unavailable."""
 
-    kind: Literal["torch", "onnx"] = "torch"
+    kind: Literal["torch", "onnx", "triton"] = "torch"
     device: str = "cpu"  # "cpu", "cuda" or "cuda:<index>"
     precision: Literal["fp32", "fp16"] = "fp32"  # torch only; fp16 (autocast) needs CUDA
     #: torch only: trace, freeze and (CPU) optimise the inference graph at load time, a few
@@ -46,10 +49,19 @@ class EngineConfig:
     #: confounder-queue samples of the torch engine: None = the ones stored with the weights,
     #: an int = draw them again from this seed (an ONNX file has its own baked in)
     inference_seed: int | None = None
+    #: triton: the server's gRPC endpoint (engines/triton_engine.py; cleanpose-triton-serve listens on 8001)
+    triton_url: str = "127.0.0.1:8001"
+    #: triton: the model's name on the server
+    triton_model: str = "cleanpose_lite"
+    #: triton: deadline of one inference request; a later answer is refused as engine_timeout
+    triton_timeout_s: float = 2.0
+    #: triton: how long the engine waits for the server at start before refusing to start (PyTriton needs a few
+    #: seconds to come up); while the server is down later, each readiness check waits at most min(this, 1 s)
+    triton_connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("torch", "onnx"):
-            raise ConfigError(f"engine kind must be 'torch' or 'onnx', got {self.kind!r}")
+        if self.kind not in ENGINE_KINDS:
+            raise ConfigError(f"engine kind must be one of {list(ENGINE_KINDS)}, got {self.kind!r}")
         if self.precision not in ("fp32", "fp16"):
             raise ConfigError(f"precision must be 'fp32' or 'fp16', got {self.precision!r}")
         if not _DEVICE.match(self.device):
@@ -69,10 +81,26 @@ class EngineConfig:
             raise ConfigError(f"parallel_batches must be >= 1, got {self.parallel_batches}")
         if self.parallel_batches > 1 and self.kind != "onnx":
             raise ConfigError("parallel_batches is an onnx-engine option (torch parallelises inside its operators)")
+        if self.kind == "triton" and self.providers:
+            raise ConfigError("providers are an onnx-engine option; with triton the server decides where the network runs")
+        if not _GRPC_URL.match(self.triton_url) or not 0 < int(_GRPC_URL.match(self.triton_url).group(3)) < 65536:
+            raise ConfigError(f"triton_url must be host:port of the server's gRPC endpoint (e.g. 127.0.0.1:8001), "
+                              f"got {self.triton_url!r}")
+        if not re.match(r"^[A-Za-z0-9._-]+$", self.triton_model):
+            raise ConfigError(f"triton_model must be a Triton model name (letters, digits, . _ -), got {self.triton_model!r}")
+        if not self.triton_timeout_s > 0:
+            raise ConfigError(f"triton_timeout_s must be > 0, got {self.triton_timeout_s}")
+        if not self.triton_connect_timeout_s > 0:
+            raise ConfigError(f"triton_connect_timeout_s must be > 0, got {self.triton_connect_timeout_s}")
 
     @property
     def device_index(self) -> int:
         return int(self.device.split(":")[1]) if ":" in self.device else 0
+
+    @property
+    def triton_address(self) -> str:
+        """triton_url as tritonclient.grpc wants it: host:port."""
+        return self.triton_url.removeprefix("grpc://")
 
     def provider_preference(self) -> tuple[str, ...]:
         """Short provider names in order of preference (onnx engine)."""

@@ -2,6 +2,8 @@
 
 - `.pt` checkpoint + kind "torch": TorchEngine.
 - `.onnx` network + kind "onnx": OnnxEngine.
+- `.onnx` network or `.pt` checkpoint + kind "triton": TritonEngine, the network on a Triton server; the local
+  ONNX file (as for "onnx") gives its metadata and is what the served model must match.
 - `.pt` checkpoint + kind "onnx": the ONNX file shipped with the checkpoint when its manifest
   still matches (engines/paired_onnx.py: weights/cleanpose_lite.onnx), else the checkpoint is
   exported first (engines/export.py) into a cache directory keyed by the checkpoint's content,
@@ -89,10 +91,14 @@ def build_engine(weights: str | Path, config: EngineConfig | None = None) -> Eng
         from .torch_engine import TorchEngine  # lazy: torch
 
         return TorchEngine.from_checkpoint(path, config)
-    from .onnx_engine import OnnxEngine  # lazy: onnxruntime
-
     if suffix != ".onnx":
         path = exported_onnx_for(path, seed=config.inference_seed)
+    if config.kind == "triton":
+        from .triton_engine import TritonEngine  # lazy: tritonclient
+
+        return TritonEngine(path, config)
+    from .onnx_engine import OnnxEngine  # lazy: onnxruntime
+
     return OnnxEngine(path, config)
 
 
@@ -100,7 +106,7 @@ def build_pipeline(weights: str | Path, engine: str = "onnx", device: str = "cpu
                    config: PipelineConfig | None = None, seed: int = 0, warm_up: bool = True,
                    confidence: str | Path | None = "auto", **engine_options: Any) -> Pipeline:
     """Pipeline over `build_engine`. `engine_options` are EngineConfig fields (precision, providers,
-    fallback, num_threads, inference_seed, spin_wait); `seed` seeds the preprocessing's point
+    fallback, num_threads, inference_seed, spin_wait, triton_url, ...); `seed` seeds the preprocessing's point
     sampling; `warm_up` makes one dummy engine call so the first real frame is not the slow one.
 
     `config=None` takes the default PipelineConfig with the model's preprocessing sizes; a given

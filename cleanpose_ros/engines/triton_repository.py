@@ -15,11 +15,15 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from ..core.engine import dummy_inputs
 from ..core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from .onnx_engine import OnnxEngine
 
 _TRITON_TYPES = {np.dtype(np.float32): "TYPE_FP32", np.dtype(np.int64): "TYPE_INT64", np.dtype(np.float16): "TYPE_FP16",
                  np.dtype(np.int32): "TYPE_INT32", np.dtype(np.uint8): "TYPE_UINT8", np.dtype(np.bool_): "TYPE_BOOL"}
@@ -32,26 +36,36 @@ class TensorEntry:
     dims: tuple[int, ...]  # without the batch axis
 
 
-def tensor_entries(onnx_path: str | Path) -> tuple[list[TensorEntry], list[TensorEntry]]:
-    """(inputs, outputs) of an exported network as Triton sees them (batch axis removed)."""
-    from .onnx_engine import OnnxEngine
-
-    engine = OnnxEngine(onnx_path)
-    inputs = dummy_inputs(engine.info, 1)
-    outputs = engine.run(inputs)
-
+def entries_of_run(inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray], output_names: Sequence[str],
+                   source: str = "network") -> tuple[list[TensorEntry], list[TensorEntry]]:
+    """(inputs, outputs) as Triton sees them (batch axis removed), from one engine call's named tensors."""
     def entry(name: str, array: np.ndarray) -> TensorEntry:
         if array.dtype not in _TRITON_TYPES:
-            raise ConfigError(f"{onnx_path}: tensor {name} has dtype {array.dtype}, which this writer does not map")
+            raise ConfigError(f"{source}: tensor {name} has dtype {array.dtype}, which this writer does not map")
         return TensorEntry(name, _TRITON_TYPES[array.dtype], tuple(int(d) for d in array.shape[1:]))
 
-    return ([entry(n, inputs[n]) for n in inputs], [entry(n, outputs[n]) for n in engine.output_names])
+    return ([entry(n, inputs[n]) for n in inputs], [entry(n, outputs[n]) for n in output_names])
+
+
+def tensor_entries(onnx_path: str | Path, engine: "OnnxEngine | None" = None) -> tuple[list[TensorEntry], list[TensorEntry]]:
+    """(inputs, outputs) of an exported network as Triton sees them (batch axis removed); `engine`: an
+    OnnxEngine of that file already loaded (the server's), else one is loaded for this."""
+    from .onnx_engine import OnnxEngine
+
+    engine = engine or OnnxEngine(onnx_path)
+    inputs = dummy_inputs(engine.info, 1)
+    return entries_of_run(inputs, engine.run(inputs), engine.output_names, str(onnx_path))
+
+
+def triton_dims(entry: TensorEntry) -> tuple[int, ...]:
+    """An entry's dims in the config / model metadata, batch axis excluded: a scalar per object is [1]."""
+    return entry.dims or (1,)
 
 
 def _block(kind: str, entries: list[TensorEntry]) -> str:
     parts = []
     for e in entries:
-        dims = list(e.dims) if e.dims else [1]
+        dims = list(triton_dims(e))
         reshape = "\n    reshape: { shape: [ ] }" if not e.dims else ""
         parts.append(f'  {{\n    name: "{e.name}"\n    data_type: {e.data_type}\n    dims: [ {", ".join(map(str, dims))} ]{reshape}\n  }}')
     return f"{kind} [\n" + ",\n".join(parts) + "\n]"
@@ -90,4 +104,4 @@ def write_repository(onnx_path: str | Path, repository: str | Path, name: str = 
     return folder
 
 
-__all__ = ["TensorEntry", "tensor_entries", "triton_config", "write_repository"]
+__all__ = ["TensorEntry", "entries_of_run", "tensor_entries", "triton_config", "triton_dims", "write_repository"]

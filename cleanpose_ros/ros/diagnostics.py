@@ -14,7 +14,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from ..core import pipeline, postprocess
-from ..core.errors import InputError
+from ..core.errors import EngineError, InputError
 from ..core.plausibility import PLAUSIBILITY_REASONS
 from ..interop.converters import ns_to_stamp
 
@@ -27,7 +27,8 @@ DROP_KINDS = ("superseded", "unmatched")
 REJECT_REASONS = (*InputError.REASONS, pipeline.REJECT_UNKNOWN_CATEGORY, pipeline.REJECT_CATEGORY_DISABLED,
                   pipeline.REJECT_LOW_SCORE, pipeline.REJECT_MAX_OBJECTS, postprocess.REJECT_NON_FINITE,
                   postprocess.REJECT_DEGENERATE_ROTATION, postprocess.REJECT_INVALID_SIZE,
-                  postprocess.REJECT_DEGENERATE_FIT, pipeline.REJECT_DUPLICATE_ID, *PLAUSIBILITY_REASONS)
+                  postprocess.REJECT_DEGENERATE_FIT, pipeline.REJECT_DUPLICATE_ID, *PLAUSIBILITY_REASONS,
+                  *EngineError.REASONS)
 
 
 @dataclass(frozen=True)

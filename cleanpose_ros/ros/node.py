@@ -12,7 +12,9 @@ has one and runs all their objects through ONE engine call (Pipeline.run_many). 
 /diagnostics are shared (the counters add up over the cameras).
 
 Bad input never crashes the node and never yields a pose: every problem becomes an InputError
-reason, a counter in /diagnostics and a log line throttled per reason.
+reason, a counter in /diagnostics and a log line throttled per reason. So does an engine that cannot
+answer (a Triton server down, late or wrong: EngineError): the frames of that call are refused under its
+reason and nothing is published for them; the engine reconnects by itself.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from ..core.errors import InputError
+from ..core.errors import EngineError, InputError
 from ..core.geometry import backproject, quaternion_to_rotation
 from ..core.pipeline import Pipeline
 from ..core.tracker import Tracker
@@ -117,8 +119,10 @@ class CleanPoseNode(Node):
         note = getattr(self.pipeline.engine, "fallback_note", None)
         if note:
             self.get_logger().warning(f"inference.device_fallback: {note}")
+        runs_on = (f"{cfg.inference.engine}/{cfg.inference.device}" if cfg.inference.engine != "triton"
+                   else f"triton (model {cfg.inference.triton.model!r} at {cfg.inference.triton.url})")
         self.get_logger().info(
-            f"ready: model {engine.name!r} on {cfg.inference.engine}/{cfg.inference.device}, categories "
+            f"ready: model {engine.name!r} on {runs_on}, categories "
             f"{list(self.pipeline.config.enabled_categories)}, inputs {synced} + camera_info"
             f"{'' if cfg.cameras == ('',) else f' of each camera {list(cfg.cameras)}'} "
             f"(slop {cfg.sync.slop_ms} ms, {cfg.sync.input_qos}), max age {cfg.sync.max_age_ms} ms")
@@ -196,9 +200,17 @@ class CleanPoseNode(Node):
         if not ready:
             return
         work = [(frame, instances) for _, _, frame, instances in ready if instances]
-        results = iter(self.pipeline.run_many(work))
-        if work:
-            self.health.note_engine_call(len(work))
+        try:
+            results = iter(self.pipeline.run_many(work))
+        except EngineError as e:  # no answer for these frames: refused (counted, throttled log), nothing published
+            self.health.note_rejected(e.reason, len(work))
+            if self.health.should_log(e.reason, 5.0):
+                self.get_logger().warning(f"{len(work)} frame(s) refused ({e.reason}): {e}")
+            ready = [r for r in ready if not r[3]]  # frames without objects did not need the engine
+            results = iter(())
+        else:
+            if work:
+                self.health.note_engine_call(len(work))
         for camera, item, frame, instances in ready:
             result = next(results) if instances else FrameResult(poses=())
             for instance_id, reason in result.rejected:

@@ -32,6 +32,8 @@ def build_pipeline(config: NodeConfig) -> Pipeline:
     options["fallback"] = inf.device_fallback
     if inf.parallel_batches > 1 and inf.engine == "onnx":  # torch parallelises inside its operators
         options["parallel_batches"] = inf.parallel_batches
+    if inf.engine == "triton":  # the server decides threads and devices; the client needs its address
+        options = {"fallback": inf.device_fallback, **inf.triton.engine_options()}
     base = build_engine_pipeline(resolve_weights(inf.weights), engine=inf.engine, device=inf.device, seed=inf.seed,
                                  confidence=inf.confidence or None, **options)
     known = set(base.config.categories)

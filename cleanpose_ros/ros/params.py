@@ -37,9 +37,31 @@ _CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 @dataclass(frozen=True)
+class TritonParams:
+    """inference.triton.*: the Triton server of inference.engine triton (engines/triton_engine.py)."""
+
+    url: str = param_field("127.0.0.1:8001", "gRPC endpoint host:port of the Triton server (cleanpose-triton-serve)")
+    model: str = param_field("cleanpose_lite", "model name on the server")
+    timeout_s: float = param_field(2.0, "deadline of one inference request; a frame answered later is refused "
+                                        "(engine_timeout)")
+    connect_timeout_s: float = param_field(10.0, "how long the node waits for the server at start before giving up; "
+                                                 "later outages are retried by themselves")
+
+    def __post_init__(self) -> None:
+        require(self.timeout_s > 0, f"timeout_s must be > 0, got {self.timeout_s}")
+        require(self.connect_timeout_s > 0, f"connect_timeout_s must be > 0, got {self.connect_timeout_s}")
+        require(bool(self.url.strip()) and bool(self.model.strip()), "url and model must not be empty")
+
+    def engine_options(self) -> dict[str, Any]:
+        """As EngineConfig fields (validated there: the url's form, the model name)."""
+        return {"triton_url": self.url, "triton_model": self.model, "triton_timeout_s": float(self.timeout_s),
+                "triton_connect_timeout_s": float(self.connect_timeout_s)}
+
+
+@dataclass(frozen=True)
 class InferenceParams:
     weights: str = param_field("", "weights file (.pt checkpoint or .onnx); empty = the shipped weights/cleanpose_lite.pt")
-    engine: Literal["torch", "onnx"] = param_field("onnx", "inference engine: onnx (onnxruntime; runs the .onnx shipped with a checkpoint, else exports one into the cache) or torch")
+    engine: Literal["torch", "onnx", "triton"] = param_field("onnx", "inference engine: onnx (onnxruntime; runs the .onnx shipped with a checkpoint, else exports one into the cache), torch, or triton (a Triton server runs that .onnx: inference.triton.*)")
     device: str = param_field("cpu", "torch device, e.g. cpu or cuda:0 (onnx: cpu or cuda)")
     num_threads: int = param_field(0, "CPU threads for inference; 0 = library default")
     parallel_batches: int = param_field(2, "onnx on CPU: run a frame's objects as this many parts at once, one thread "
@@ -52,6 +74,7 @@ class InferenceParams:
     pose_source: str = param_field("fused", "pose from: direct (pose head), nocs_fit (keypoint NOCS fit: rotation, centre, scale) or fused (mean rotation, keypoint centre and scale)")
     confidence: str = param_field("auto", "confidence model: auto (the weights' <stem>.confidence.json when present), "
                                   "a file path, or empty for none (scores are then the segmenter's)")
+    triton: TritonParams = field(default_factory=TritonParams)
 
     def __post_init__(self) -> None:
         require(self.pose_source in POSE_SOURCES, f"pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
@@ -242,13 +265,34 @@ def declare_config(node: Any, cls: type[C] = NodeConfig) -> C:  # type: ignore[a
     return config_from_parameters(values, cls)
 
 
-def tool_node_config(params: str | Path | None = None, **inference: Any) -> NodeConfig:
+def tool_node_config(params: str | Path | None = None, triton: Mapping[str, Any] | None = None,
+                     **inference: Any) -> NodeConfig:
     """The node's parameters as the offline tools use them: the node's defaults or a params file, with
-    the `inference` fields the command line gave (None = not given, the file's or default value stays).
+    the `inference` fields the command line gave (None = not given, the file's or default value stays),
+    and likewise the `triton` ones (inference.triton.*: url, model, timeout_s, connect_timeout_s).
     The one builder of cleanpose-evaluate, cleanpose-replay and cleanpose-calibrate-confidence."""
     config = load_node_config(params) if params else NodeConfig()
     given = {k: v for k, v in inference.items() if v is not None}
+    given_triton = {k: v for k, v in (triton or {}).items() if v is not None}
+    if given_triton:
+        try:
+            given["triton"] = dataclasses.replace(config.inference.triton, **given_triton)
+        except ConfigError as e:
+            raise ConfigError(f"inference.triton: {e}") from None
     return dataclasses.replace(config, inference=dataclasses.replace(config.inference, **given))
+
+
+def add_triton_arguments(parser: Any) -> None:
+    """--triton-url / --triton-model / --triton-timeout of the tools that take --engine (inference.triton.*)."""
+    parser.add_argument("--triton-url", help="with --engine triton: the server's gRPC host:port "
+                        "(default: inference.triton.url, 127.0.0.1:8001)")
+    parser.add_argument("--triton-model", help="with --engine triton: the model name on the server (default cleanpose_lite)")
+    parser.add_argument("--triton-timeout", type=float, help="with --engine triton: deadline of one request, s (default 2)")
+
+
+def triton_arguments(args: Any) -> dict[str, Any]:
+    """The inference.triton fields add_triton_arguments' options gave (None = not given)."""
+    return {"url": args.triton_url, "model": args.triton_model, "timeout_s": args.triton_timeout}
 
 
 #: Parameters every rclpy node has, which NodeConfig does not declare.

@@ -5,8 +5,8 @@ node with the shipped weights, and an observer), prints every object's estimated
 error against the ground truth, and writes the colour image with the estimated boxes and axes
 (category colours; ground truth in white) to disk.
 
-Usage: cleanpose-demo [--frames 3] [--weights weights/cleanpose_lite.pt] [--engine torch|onnx]
-                      [--output cleanpose_demo.png]
+Usage: cleanpose-demo [--frames 3] [--weights weights/cleanpose_lite.pt] [--engine torch|onnx|triton]
+                      [--triton-url 127.0.0.1:8001] [--output cleanpose_demo.png]
        cleanpose-demo --tracking [--frames 60]
 
 --tracking: the demo camera plays a hand-held camera circling one table (`--frames` frames) with the
@@ -123,7 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="distinct scenes to report before stopping (default 3); with --tracking the frames of the "
                              "sequence (default 60)")
     parser.add_argument("--weights", default="", help="weights file; default: the shipped weights/cleanpose_lite.pt")
-    parser.add_argument("--engine", choices=("torch", "onnx"), default="onnx")
+    parser.add_argument("--engine", choices=("torch", "onnx", "triton"), default="onnx",
+                        help="triton: the network on a Triton server (scripts/demo.sh --engine triton starts one)")
+    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="with --engine triton: the server's gRPC host:port")
+    parser.add_argument("--triton-model", default="cleanpose_lite", help="with --engine triton: the model name on the server")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--scenes", type=int, default=4, help="generated scenes the demo camera cycles")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated scenes")
@@ -149,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection3DArray
 
-    from ..core.errors import ConfigError, WeightsError
+    from ..core.errors import ConfigError, EngineError, WeightsError
     from ..interop.converters import image_to_rgb, stamp_to_ns
     from ..ros.demo_camera import TOPIC_CAMERA_POSE, TOPIC_GROUND_TRUTH, DemoCamera
     from ..ros.node import TOPIC_POSES, TOPIC_POSES_RAW, CleanPoseNode
@@ -162,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pose_node = CleanPoseNode(parameter_overrides=[
             Parameter("inference.weights", value=args.weights), Parameter("inference.engine", value=args.engine),
             Parameter("inference.device", value=args.device), Parameter("health.log_period_s", value=0.0),
+            Parameter("inference.triton.url", value=args.triton_url), Parameter("inference.triton.model", value=args.triton_model),
             Parameter("tracking.enabled", value=args.tracking),
             # the demo camera knows where it is (odometry): the tracker filters in the table's frame
             Parameter("tracking.camera_pose_topic", value=TOPIC_CAMERA_POSE if args.tracking else "")])
@@ -172,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Parameter("rate_hz", value=float(args.rate)), Parameter("sequence", value=args.tracking),
             Parameter("shuffle_ids", value=args.tracking)])
         nodes.append(camera)
-    except (ConfigError, WeightsError) as e:
+    except (ConfigError, EngineError, WeightsError) as e:  # EngineError: no Triton server (--engine triton)
         print(f"cleanpose-demo: cannot start: {e}", file=sys.stderr)
         for n in nodes:
             n.destroy_node()

@@ -1,13 +1,14 @@
 """NOCS-protocol evaluation of the pose pipeline on a NOCS-format folder, or of a predictions file.
 
 Run the node's pipeline (resumable; frames already in OUT/predictions.jsonl are skipped):
-  cleanpose-evaluate --data DATA --split test [--weights W.pt|W.onnx] [--engine torch|onnx]
+  cleanpose-evaluate --data DATA --split test [--weights W.pt|W.onnx] [--engine torch|onnx|triton [--triton-url H:P]]
                      [--params config/cleanpose.yaml] [--segmentation DIR_OF_results_pkl] --out OUT
 Only compute the metrics of an existing predictions file (staged evaluation):
   cleanpose-evaluate --predictions OUT/predictions.jsonl --out OUT2
 Writes OUT/metrics.json, OUT/metrics.txt and OUT/ap_vs_{iou,rotation,translation}.png and prints
 the table. The logic lives in cleanpose_ros.evaluation.runner; see docs/evaluation.md.
-Exit status: 0 ok, 2 unusable arguments, weights, config or data folder.
+Exit status: 0 ok, 2 unusable arguments, weights, config or data folder, or (--engine triton) a server that
+stopped answering: the frames done so far stay in the predictions file, a rerun resumes after them.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from cleanpose_ros.core.config import POSE_SOURCES
 from cleanpose_ros.core.errors import CleanPoseError
 from cleanpose_ros.metrics.average_precision import TIE_ORDERS
+from cleanpose_ros.ros.params import add_triton_arguments
 from cleanpose_ros.evaluation.runner import (PREDICTIONS_FILENAME, evaluate_dataset, evaluate_predictions_file,
                                              nocs_samples)
 
@@ -41,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="split folder / list name (default: test)")
     p.add_argument("--weights", type=Path,
                    help="checkpoint (.pt) or exported network (.onnx); default: the node's (shipped weights)")
-    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: the node's, onnx)")
+    p.add_argument("--engine", choices=("torch", "onnx", "triton"), help="inference engine (default: the node's, onnx)")
     p.add_argument("--device", help="cpu or cuda[:N] (default: the node's, cpu)")
     p.add_argument("--segmentation", type=Path,
                    help="folder of segmentation results_*.pkl (default: ground-truth masks)")
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="start the predictions file afresh")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG curves")
     p.add_argument("--threads", type=int, help="CPU threads for inference (default: the node's, library default)")
+    add_triton_arguments(p)
     return p
 
 
@@ -111,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _node_config(args: argparse.Namespace) -> "NodeConfig":
     """The node's parameters (defaults or --params file) with the command-line inference overrides."""
-    from cleanpose_ros.ros.params import tool_node_config
+    from cleanpose_ros.ros.params import tool_node_config, triton_arguments
 
     confidence = None if args.confidence is None else ("" if args.confidence == "none" else args.confidence)
     return tool_node_config(args.params, weights=str(args.weights) if args.weights else None, engine=args.engine,
                             device=args.device, num_threads=args.threads, seed=args.seed,
-                            pose_source=args.pose_source, confidence=confidence)
+                            pose_source=args.pose_source, confidence=confidence, triton=triton_arguments(args))
 
 
 def _run_dataset(args: argparse.Namespace) -> dict:

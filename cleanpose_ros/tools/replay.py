@@ -1,7 +1,8 @@
 """cleanpose-replay: run the node's pipeline over a rosbag2 (no ROS install needed).
 
 Example:
-  cleanpose-replay --bag bags/gen_test --weights weights/cleanpose_lite.pt --out runs/replay [--engine onnx]
+  cleanpose-replay --bag bags/gen_test --weights weights/cleanpose_lite.pt --out runs/replay [--engine onnx|torch|triton]
+                   [--triton-url 127.0.0.1:8001] [--triton-model cleanpose_lite] [--triton-timeout 2]
                    [--topics color=/camera/color/image_raw depth=/camera/aligned_depth/image_raw ...]
                    [--params config/cleanpose.yaml]
 Writes OUT/bag (the inputs + /pose_estimation/detections, /pose_estimation/markers, /tf; open it
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="checkpoint (.pt) or exported network (.onnx); "
                    "default: inference.weights of --params, else the shipped lite weights")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--engine", choices=("torch", "onnx"), help="inference engine (default: onnx or --params)")
+    p.add_argument("--engine", choices=("torch", "onnx", "triton"), help="inference engine (default: onnx or --params)")
     p.add_argument("--device", help="cpu or cuda[:N] (default: cpu or --params)")
     p.add_argument("--params", type=Path, help="the node's ROS parameters file (default: the node's defaults)")
     p.add_argument("--topics", nargs="+", default=[], metavar="STREAM=/TOPIC", help="topic names in the bag")
@@ -40,14 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="skip the PNG curves")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = the node's inference.num_threads)")
     p.add_argument("--seed", type=int, help="seed of the point sampling (default: the node's inference.seed)")
+    from ..ros.params import add_triton_arguments
+
+    add_triton_arguments(p)
     return p
 
 
 def _node_config(args: argparse.Namespace):  # -> NodeConfig
-    from ..ros.params import tool_node_config
+    from ..ros.params import tool_node_config, triton_arguments
 
     return tool_node_config(args.params, weights=str(args.weights) if args.weights else None, engine=args.engine,
-                            device=args.device, num_threads=args.threads or None, seed=args.seed)
+                            device=args.device, num_threads=args.threads or None, seed=args.seed,
+                            triton=triton_arguments(args))
 
 
 def main(argv: list[str] | None = None) -> int:

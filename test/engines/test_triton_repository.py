@@ -1,5 +1,7 @@
 """cleanpose-triton-repo: the written config.pbtxt agrees with the ONNX file it serves (names, Triton data
-types, dims without the batch axis, the batch axis dynamic), and 1/model.onnx is that file byte for byte."""
+types, dims without the batch axis, the batch axis dynamic; inputs and outputs each against the file's declared
+tensors, outputs also against a run), and 1/model.onnx is that file byte for byte. That the PyTriton server
+(cleanpose-triton-serve) serves the same tensors: test_triton_engine.py."""
 import re
 
 import numpy as np
@@ -44,7 +46,14 @@ def test_repository_config_matches_the_onnx_file(tmp_path, capsys):
         assert dtype == {"tensor(float)": "TYPE_FP32", "tensor(int64)": "TYPE_INT64"}[declared.type]
         want = tuple(declared.shape[1:])
         assert (dims, scalar) == ((1,), True) if not want else (dims, scalar) == (want, False)
-    # output dims: a 3-object run of the file gives (3, *dims) for every output
+    # outputs: the file's declared type, its static dims (the exporter leaves some symbolic), batch axis dynamic
+    for declared in session.get_outputs():
+        dtype, dims, scalar = outputs[declared.name]
+        assert isinstance(declared.shape[0], str) and not scalar
+        assert dtype == {"tensor(float)": "TYPE_FP32", "tensor(int64)": "TYPE_INT64"}[declared.type]
+        assert len(dims) == len(declared.shape) - 1
+        assert all(d == want for d, want in zip(dims, declared.shape[1:]) if isinstance(want, int))
+    # ... and a 3-object run of the file gives (3, *dims) for every output, symbolic dims included
     from cleanpose_ros.core.engine import dummy_inputs
 
     ran = engine.run(dummy_inputs(engine.info, 3))

@@ -19,7 +19,7 @@ def test_shipped_yaml_equals_code_defaults():
 def test_specs_cover_every_leaf_and_round_trip():
     specs = list(parameter_specs())
     names = [s.name for s in specs]
-    assert len(names) == len(set(names)) == 46
+    assert len(names) == len(set(names)) == 50
     assert "sync.slop_ms" in names and "output.tf_prefix" in names and "filters.enabled_categories" in names
     assert all(s.help for s in specs)
     assert nest({s.name: s.default for s in specs}) == to_dict(NodeConfig())
