@@ -170,7 +170,11 @@ def serve(options: ServeOptions, extra: Mapping[str, Callable[..., Any]] | None 
     start = time.monotonic()
     server = CleanPoseTritonServer(options, extra)
     try:
-        server.start()
+        try:
+            server.start()
+        except Exception as e:  # PyTriton's own errors (a model that fails to load, a port in use, ...)
+            log(f"could not start the server: {type(e).__name__}: {e} (the Triton log above says more)")
+            return 1
         o = options
         log(f"ready: model {o.model_name!r} ({server.engine.path.name}, {server.engine.info.name}) on grpc "
             f"{o.address}:{o.grpc_port}, http {o.address}:{o.http_port}, metrics {o.address}:{o.metrics_port}; "
