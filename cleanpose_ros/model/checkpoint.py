@@ -112,6 +112,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             raise WeightsError(f"{path}: checkpoint lacks the confounder queue {lacking}; the causal module's "
                                "inference depends on it, so these weights cannot be used")
     model = CleanPose(config)
+    # a float64 training run (training/config.py: float64) stores float64 weights: keep their precision
+    if any(torch.is_tensor(v) and v.dtype == torch.float64 for v in state.values()):
+        model = model.double()
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterable, Mapping, TypedDict
+from typing import Callable, Iterable, Mapping, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -62,6 +62,22 @@ class NetworkOutputs:
     def kpt_cam(self) -> Tensor:
         """(B, K, 3) keypoint positions in the camera frame, metres."""
         return self.kpt_3d + self.centre.unsqueeze(1)
+
+
+@dataclass(frozen=True)
+class BatchShard:
+    """This process's part of a batch that data-parallel training (training/distributed.py) split over
+    processes: its rows of the whole batch, the whole batch's size, and `gather`, which turns this
+    process's (b, ...) tensor into the whole batch's (size, ...) (every process's rows in order).
+
+    The training forward uses it to draw the randomness of the whole batch and keep its rows, and to
+    update the confounder queue with the whole batch; so every process computes what one process with
+    the whole batch computes for those rows. None everywhere means one process with the whole batch.
+    """
+
+    rows: slice
+    size: int
+    gather: Callable[[Tensor], Tensor]
 
 
 class TrainOutputs(TypedDict, total=False):
@@ -194,16 +210,18 @@ class CleanPose(nn.Module):
     def teacher(self) -> nn.Module | None:
         return self._teacher[0] if self._teacher else None
 
-    def _augment(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Random rotation / translation / scale of the points about their centroid, ground truth mapped."""
+    def _augment(self, batch: dict[str, Tensor], shard: BatchShard | None = None) -> dict[str, Tensor]:
+        """Random rotation / translation / scale of the points about their centroid, ground truth mapped.
+        With a shard, the numbers of the whole batch are drawn and this shard's rows kept."""
         aug = self.config.augment
         points = batch["points"]
         b = points.shape[0]
+        drawn, rows = (b, slice(None)) if shard is None else (shard.size, shard.rows)
         gen = self._generator
-        rot = random_rotation(b, aug.max_rotation_deg, gen).to(points)
-        shift = ((torch.rand(b, 3, generator=gen) * 2 - 1) * aug.max_translation_m).to(points)
+        rot = random_rotation(drawn, aug.max_rotation_deg, gen)[rows].to(points)
+        shift = ((torch.rand(drawn, 3, generator=gen) * 2 - 1) * aug.max_translation_m)[rows].to(points)
         lo, hi = aug.scale_range
-        scale = (lo + torch.rand(b, generator=gen) * (hi - lo)).to(points)
+        scale = (lo + torch.rand(drawn, generator=gen) * (hi - lo))[rows].to(points)
         centre = points.mean(1, keepdim=True)
         s = scale.view(b, 1, 1)
         out = dict(batch)
@@ -226,8 +244,9 @@ class CleanPose(nn.Module):
             symmetric = symmetric | (mug & (batch["handle_visibility"].reshape(-1) == 0))
         return canonicalise_symmetric(batch["gt_rotation"], symmetric), symmetric
 
-    def forward_train(self, batch: Mapping[str, Tensor]) -> TrainOutputs:
+    def forward_train(self, batch: Mapping[str, Tensor], shard: BatchShard | None = None) -> TrainOutputs:
         """The training forward pass: augmentation, network, reconstruction and distillation branches.
+        `shard`: this process's part of a data-parallel batch (BatchShard); None = the whole batch.
 
         Keys in: rgb, points, choose, category, gt_rotation, gt_translation, gt_size (metres), optional
         model_points (B, M, 3) NOCS (recon skipped without it), handle_visibility, teacher_features.
@@ -239,18 +258,22 @@ class CleanPose(nn.Module):
             raise KeyError(f"training batch lacks {missing}")
         batch = dict(batch)
         if self.training and self.config.augment.enabled:
-            batch = self._augment(batch)
+            batch = self._augment(batch, shard)
         category = batch["category"]
         enc = self._encode(batch["rgb"], batch["points"], batch["choose"])
         kpt_feat = enc["mediator"]
         out: TrainOutputs = {}
         if self.causal is not None and self.queue is not None:
-            was_full = self.queue.is_full()[category]
+            # queue fill and confounder draws see the whole batch (all shards), in batch order
+            gather = shard.gather if shard is not None else (lambda t: t)
+            rows = shard.rows if shard is not None else slice(None)
+            whole_category = gather(category)
+            was_full = self.queue.is_full()[whole_category]
             if self.training and not bool(was_full.all()):
-                pooled = kpt_feat.detach().mean(1)
-                self.queue.fill(category[~was_full], pooled[~was_full])
-            kpt_feat = self.causal(kpt_feat, self._confounders(category))
-            out["queue_full"] = was_full
+                pooled = gather(kpt_feat.detach().mean(1))
+                self.queue.fill(whole_category[~was_full], pooled[~was_full])
+            kpt_feat = self.causal(kpt_feat, self._confounders(whole_category)[rows])
+            out["queue_full"] = was_full[rows]
         out.update(self._decode(enc, kpt_feat, category))
         out.update({k: enc[k] for k in ("centre", "points", "kpt_3d", "point_feat")})
         gt_rotation, y_symmetric = self._training_rotation_target(batch)
@@ -275,14 +298,16 @@ class CleanPose(nn.Module):
         return out
 
     @torch.no_grad()
-    def update_queue(self, out: Mapping[str, Tensor]) -> None:
+    def update_queue(self, out: Mapping[str, Tensor], shard: BatchShard | None = None) -> None:
         """After a training step: push the pooled causal-module outputs of the instances whose
-        category queue was already full before the step (FIFO; training mode only)."""
+        category queue was already full before the step (FIFO; training mode only). With a shard,
+        those of the whole batch, so the queues of all processes stay equal."""
         if not self.training or self.queue is None or "queue_full" not in out:
             return
-        full = out["queue_full"]
+        gather = shard.gather if shard is not None else (lambda t: t)
+        full, category, pooled = gather(out["queue_full"]), gather(out["category"]), gather(out["pooled"])
         if bool(full.any()):
-            self.queue.push(out["category"][full], out["pooled"][full])
+            self.queue.push(category[full], pooled[full])
 
     def training_step(self, batch: Mapping[str, Tensor],
                       objective: TrainingObjective | None = None) -> tuple[Tensor, dict[str, float]]:

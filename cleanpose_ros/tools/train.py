@@ -2,6 +2,10 @@
 
   cleanpose-train --config config/train/lite_synthetic.yaml --out runs/lite
   (run the same command again to resume from the newest checkpoint in --out)
+
+Data parallel, unchanged otherwise (training/distributed.py; gloo on CPUs, NCCL on GPUs; batch_size is the
+global batch and must divide by the number of processes):
+  torchrun --standalone --nproc_per_node 2 -m cleanpose_ros.tools.train --config ... --out ...
 """
 from __future__ import annotations
 
@@ -94,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    from ..training.distributed import DataParallel
     from ..training.trainer import Trainer, latest_checkpoint
 
+    parallel = None
     try:
         cfg = load_train_config(args.config)
         if args.steps is not None:
@@ -112,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             cfg = replace(cfg, teacher=args.teacher or None)
         model_config = resolve_model_config(cfg)
         out = Path(args.out)
-        trainer = Trainer(cfg, out, build_datasets(cfg, model_config), model_config=model_config)
+        parallel = DataParallel.from_environment(cfg.device)
+        if not parallel.is_main:  # one progress bar and one log: rank 0's
+            logging.getLogger().setLevel(logging.WARNING)
+        with parallel.main_first():  # rank 0 builds missing sample caches, the others then read them
+            datasets = build_datasets(cfg, model_config)
+        trainer = Trainer(cfg, out, datasets, model_config=model_config, parallel=parallel)
         ckpt = latest_checkpoint(out)
         if ckpt is not None:
             if args.no_resume:
@@ -127,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     except CleanPoseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        if parallel is not None:
+            parallel.close()
+    if not parallel.is_main:
+        return 0
     print(f"final checkpoint: {final} (step {trainer.step})")
     if args.export:
         print(f"exported weights (no optimiser state): {export_weights(final, args.export)}")

@@ -71,6 +71,11 @@ class TrainConfig:
     num_workers: int = 2
     augment: bool = True
     amp: Literal["auto", "off"] = "auto"  # bf16/fp16 autocast on CUDA only
+    #: weights and activations in float64: slow, for equivalence checks only. In float32 two runs that differ
+    #: only in summation order (thread count, data-parallel ranks) already differ by ~2 % in the point
+    #: encoder's gradients after one step (measured: max-pooling over neighbours whose features tie within
+    #: rounding routes the gradient to either one); in float64 they agree to ~1e-12 (test_data_parallel.py).
+    float64: bool = False
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 500
     log_every: int = 25

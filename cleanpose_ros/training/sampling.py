@@ -60,14 +60,15 @@ class MixedSchedule:
 
 
 class StepBatchSampler:
-    """A batch sampler for DataLoader that replays MixedSchedule from `start_step`."""
+    """A batch sampler for DataLoader that replays MixedSchedule from `start_step`; `rows` selects one
+    data-parallel shard of every batch (training/distributed.py), default the whole batch."""
 
-    def __init__(self, schedule: MixedSchedule, start_step: int, end_step: int) -> None:
-        self.schedule, self.start, self.end = schedule, start_step, end_step
+    def __init__(self, schedule: MixedSchedule, start_step: int, end_step: int, rows: slice = slice(None)) -> None:
+        self.schedule, self.start, self.end, self.rows = schedule, start_step, end_step, rows
 
     def __iter__(self):
         for step in range(self.start, self.end):
-            yield self.schedule.batch(step)
+            yield self.schedule.batch(step)[self.rows]
 
     def __len__(self) -> int:
         return max(0, self.end - self.start)

@@ -3,6 +3,10 @@
 Everything a step sees is a function of (seed, step) (training/sampling.py) plus the torch RNG
 state, which the checkpoint stores; so `train 0..N` and `train 0..k, resume, k..N` give the same
 weights. Checkpoints are written with model.checkpoint.save_checkpoint (weights-only safe).
+
+Under torchrun the same loop runs data parallel (training/distributed.py): each rank takes its shard of
+every step's batch, gradients are averaged, the confounder queue is updated with the whole batch on every
+rank, and rank 0 alone writes checkpoints, metrics and the progress bar.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..core.config import to_dict
 from ..core.types import YAW_OBSERVABLE_CATEGORIES
 from .config import TrainConfig, resolve_model_config
+from .distributed import SINGLE_PROCESS, DataParallel, convert_batch_norms
 from .health import HealthWindow
 from .timing import StepTimer
 from .sampling import MixedSchedule, StepBatchSampler
@@ -120,13 +125,15 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, out_dir: str | Path, datasets: Sequence[Dataset],
-                 model_config: Any = None) -> None:
+                 model_config: Any = None, parallel: DataParallel = SINGLE_PROCESS) -> None:
         from ..model.network import CleanPose
 
         self.cfg = cfg
+        self.parallel = parallel
+        self.shard = parallel.shard(cfg.batch_size)  # None in one process
         self.out_dir = Path(out_dir)
         (self.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        self.device = resolve_device(cfg.device)
+        self.device = parallel.device(resolve_device(cfg.device))
         from ..model.losses import TrainingObjective
 
         if cfg.threads is not None:
@@ -134,7 +141,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model_config = model_config if model_config is not None else resolve_model_config(cfg)
         # the seed also drives the network's own generator (in-network augmentation, queue sampling)
-        self.model = CleanPose(self.model_config, seed=cfg.seed).to(self.device)
+        self.dtype = torch.float64 if cfg.float64 else torch.float32
+        self.model = CleanPose(self.model_config, seed=cfg.seed).to(self.device, self.dtype)
+        if parallel.enabled:
+            if self.device.type == "cuda":
+                self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            else:  # torch's SyncBatchNorm runs on GPUs only
+                log.info("batch norm over the whole batch on %d ranks: %d layers", parallel.world_size,
+                         convert_batch_norms(self.model))
         self.objective = TrainingObjective(self.model_config)
         if cfg.compile:
             compile_parts(self.model)
@@ -142,7 +156,7 @@ class Trainer:
         if cfg.teacher:
             from ..model.teacher import describe_teacher, load_teacher
 
-            teacher = load_teacher(cfg.teacher).to(self.device)
+            teacher = load_teacher(cfg.teacher).to(self.device, self.dtype)
             self.model.attach_teacher(teacher)
             self.teacher_description = describe_teacher(teacher)
         log.info("distillation teacher: %s", self.teacher_description)
@@ -157,6 +171,7 @@ class Trainer:
         self.initialised_from: str | None = None
         if cfg.init_from:
             self._init_weights(Path(cfg.init_from))
+        parallel.broadcast_state(self.model)  # one starting point on every rank
 
     def _init_weights(self, path: Path) -> None:
         """Weights (and confounder queue) of a new run taken from another checkpoint of the same network."""
@@ -169,6 +184,11 @@ class Trainer:
         self.initialised_from = f"{path} (step {loaded.step})"
         log.info("initialised from %s", self.initialised_from)
 
+    def _on_device(self, batch: dict) -> dict:
+        """A loaded batch on the training device, floating tensors in the training dtype."""
+        return {k: (v.to(self.device, self.dtype if v.is_floating_point() else None, non_blocking=True)
+                    if torch.is_tensor(v) else v) for k, v in batch.items()}
+
     # -- checkpoints -----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
@@ -179,9 +199,13 @@ class Trainer:
         return state
 
     def save(self) -> Path:
+        """Rank 0 writes the checkpoint (every rank holds the same state); every rank gets its path."""
         from ..model.checkpoint import save_checkpoint
 
         path = self.out_dir / "checkpoints" / CKPT_PATTERN.format(self.step)
+        self.parallel.check_in_step(self.model, self.step)
+        if not self.parallel.is_main:
+            return path
         tmp = path.with_suffix(".tmp")
         save_checkpoint(tmp, self.model, self.model_config, step=self.step,
                         extra={"train_config": to_dict(self.cfg), "teacher": self.teacher_description,
@@ -218,12 +242,14 @@ class Trainer:
         queue = getattr(self.model, "queue", None)
         if self.step == 0 and queue is not None and not bool(queue.is_full().all()):
             self._initialise_queue()
-        metrics = MetricsLog(self.out_dir, self.step)
-        loader = DataLoader(self.keyed, batch_sampler=StepBatchSampler(self.schedule, self.step, end),
+        main = self.parallel.is_main
+        metrics = MetricsLog(self.out_dir, self.step) if main else None
+        rows = self.parallel.rows(self.cfg.batch_size)
+        loader = DataLoader(self.keyed, batch_sampler=StepBatchSampler(self.schedule, self.step, end, rows),
                             num_workers=self.cfg.num_workers, persistent_workers=False,
                             pin_memory=self.device.type == "cuda")
         bar = None
-        if progress:
+        if progress and main:
             from tqdm import tqdm
             bar = tqdm(total=end, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         self.model.train()
@@ -235,44 +261,51 @@ class Trainer:
             lr = cyclic_lr(self.step, self.cfg.optim.lr_min, self.cfg.optim.lr_max, self.cfg.optim.half_cycle_steps)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            batch = {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+            batch = self._on_device(batch)
             with timer.phase("forward"), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                out = self.model.forward_train(batch)
+                out = self.model.forward_train(batch, self.shard)
                 loss, terms = self.objective(out)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss at step {self.step}: {terms}")
             with timer.phase("backward"):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                self.parallel.average_gradients(self.model.parameters())
             with timer.phase("optimiser"):
                 gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip is not None else float("inf"))
                 self.optimizer.step()
-                self.model.update_queue(out)
+                self.model.update_queue(out, self.shard)
             with timer.phase("health"):
                 health.add(out)
             self.step += 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.1e}")
-            out_of_time = time_budget_s is not None and time.monotonic() - started > time_budget_s
+            # every rank must agree to stop, or the others would wait for it in the next collective
+            out_of_time = self.parallel.any(time_budget_s is not None and time.monotonic() - started > time_budget_s)
             if self.step % self.cfg.log_every == 0 or self.step == end or out_of_time:
-                row = {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(gnorm),
-                       "object_samples": float(self.step * self.cfg.batch_size),
-                       **{f"loss/{k}": float(v) for k, v in terms.items()}}
+                # losses: the mean over ranks is the whole batch's; timing and health: rank 0's shard
+                losses = self.parallel.mean({"loss": float(loss.detach()), **{f"loss/{k}": float(v) for k, v in terms.items()}})
+                row = {"loss": losses.pop("loss"), "lr": lr, "grad_norm": float(gnorm),
+                       "object_samples": float(self.step * self.cfg.batch_size), **losses}
                 row.update(timer.summary(self.cfg.batch_size))
                 row.update(health.summary(YAW_OBSERVABLE_CATEGORIES))
-                metrics.add(self.step, row)
+                if metrics is not None:
+                    metrics.add(self.step, row)
             if self.step % self.cfg.checkpoint_every == 0 or self.step == end or out_of_time:
-                metrics.flush()
+                if metrics is not None:
+                    metrics.flush()
                 last = self.save()
             if out_of_time:
                 log.info("time budget of %.0f s used up at step %d", time_budget_s, self.step)
                 break
         if bar is not None:
             bar.close()
-        metrics.flush()
+        if metrics is not None:
+            metrics.flush()
         if last is None:
             last = self.save()
+        self.parallel.barrier()  # the last checkpoint is on disk before any rank returns its path
         return last
 
     def _initialise_queue(self) -> None:
@@ -283,12 +316,13 @@ class Trainer:
 
         def batches():
             for batch in loader:
-                yield {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+                yield self._on_device(batch)
 
         present = None  # the categories the data can yield, when every dataset says (NocsPoseDataset does)
         if all(hasattr(d, "present_categories") for d in self.datasets):
             present = sorted({c for d in self.datasets for c in d.present_categories})
         used = self.model.initialize_queue(batches(), categories=present)
+        self.parallel.broadcast_state(self.model)  # every rank computed the same; rank 0's is the record
         log.info("confounder queue initialised from %d batches", used)
 
 
