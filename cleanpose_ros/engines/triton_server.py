@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import sysconfig
 import threading
@@ -87,6 +88,19 @@ def ensure_libpython_on_library_path(argv: Sequence[str], module: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)
+
+
+def check_ports_free(options: ServeOptions) -> None:
+    """ConfigError naming a port something already listens on (PyTriton would wait two minutes for a server
+    that exited at once)."""
+    for name in ("grpc_port", "http_port", "metrics_port"):
+        port = getattr(options, name)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free to serve on
+            try:
+                s.bind((options.address, port))
+            except OSError as e:
+                raise ConfigError(f"--{name.replace('_', '-')} {port}: {options.address}:{port} is in use ({e.strerror})") from None
 
 
 def pytriton_tensors(entries: Sequence[TensorEntry]) -> list[Any]:
@@ -168,6 +182,7 @@ def serve(options: ServeOptions, extra: Mapping[str, Callable[..., Any]] | None 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     start = time.monotonic()
+    check_ports_free(options)
     server = CleanPoseTritonServer(options, extra)
     try:
         try:

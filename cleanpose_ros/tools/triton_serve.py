@@ -7,7 +7,7 @@ Usage (in .venv-triton, made by scripts/setup_triton.sh):
 
 Listens on loopback only. Logs `ready: ...` when the model is loaded, stops cleanly on SIGTERM or SIGINT.
 Nodes use it with `inference.engine: triton` (`inference.triton.url`, default 127.0.0.1:8001).
-Exit status: 0 stopped on request, 1 the server died, 2 unusable file or option.
+Exit status: 0 stopped on request, 1 the server died or the model failed to load, 2 unusable file or option, or a port in use.
 """
 from __future__ import annotations
 

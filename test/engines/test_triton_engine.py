@@ -243,3 +243,15 @@ def test_the_served_tensors_are_the_model_repository_config(server, tmp_path):
         for t in served:
             dtype, dims, _ = config[t.name]
             assert (t.datatype, list(t.shape)) == (dtype.removeprefix("TYPE_"), [-1, *dims])
+
+
+def test_serve_refuses_a_port_in_use_at_once():
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        out = subprocess.run([str(TRITON_PYTHON), "-m", "cleanpose_ros.tools.triton_serve", "--grpc-port", str(port)],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 2 and f"--grpc-port {port}: 127.0.0.1:{port} is in use" in out.stderr, out.stderr
