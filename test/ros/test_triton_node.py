@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from vision_msgs.msg import Detection3DArray  # noqa: E402
 
 from cleanpose_ros.interop import converters  # noqa: E402
-from test.support.processes import start_python, stop  # noqa: E402
+from test.support.processes import node_diagnostics, start_python, stop  # noqa: E402
 from test.support.triton import SHIPPED_ONNX, SKIP_REASON, TRITON_PYTHON, TritonTestServer  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow,
@@ -30,18 +29,10 @@ def test_node_on_a_triton_server_survives_its_outage_and_resumes(tmp_path: Path)
     rclpy.init()
     probe = Node("cleanpose_triton_probe")
     poses: list[tuple[int, int]] = []  # (stamp, objects) of every pose message with objects
-    diagnostics: dict[str, str] = {}
-
-    def on_diagnostics(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if "cleanpose_node" in status.name:
-                diagnostics.clear()
-                diagnostics.update({kv.key: kv.value for kv in status.values})
-
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     probe.create_subscription(Detection3DArray, "pose_estimation/detections", lambda m: poses.append(
         (converters.stamp_to_ns(m.header.stamp), len(m.detections))) if m.detections else None, reliable)
-    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, reliable)
+    diagnostics = node_diagnostics(probe)  # the node's latest /diagnostics key/values
     node = start_python(["-m", "cleanpose_ros.ros.node", "--ros-args", "-p", f"inference.weights:={SHIPPED_PT}",
                          "-p", "inference.engine:=triton", "-p", f"inference.triton.url:={server.url}",
                          "-p", "health.diagnostics_period_s:=0.3", "-p", "health.log_period_s:=0.0",
