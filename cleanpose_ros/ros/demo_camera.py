@@ -34,6 +34,8 @@ TOPIC_GROUND_TRUTH = "ground_truth/detections"
 #: sequence mode: the optical frame's pose in the world (what odometry would give), frame id WORLD_FRAME
 TOPIC_CAMERA_POSE = "camera_pose"
 WORLD_FRAME = "world"
+#: the most objects the scene generator places on its table (data/scene.py make_layout)
+MAX_OBJECTS_PER_FRAME = 6
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class DemoCameraConfig:
                                         "circling it at 30 Hz (a sequence for tracking), played in a loop")
     shuffle_ids: bool = param_field(False, "renumber the instance ids of every frame (mask and detections), "
                                            "as a real segmenter does")
+    objects_per_frame: int = param_field(0, "0: every labelled object of a random scene; N in [1, 6]: every frame "
+                                            "has exactly N labelled objects (load tests)")
 
     def __post_init__(self) -> None:
         require(1 <= self.scenes <= 1000, f"scenes must be in [1, 1000], got {self.scenes}")
@@ -57,6 +61,10 @@ class DemoCameraConfig:
         require(bool(self.frame_id), "frame_id must not be empty")
         require(self.min_depth_pixels >= 0, "min_depth_pixels must be >= 0")
         require(self.models_per_category >= 1, "models_per_category must be >= 1")
+        require(0 <= self.objects_per_frame <= MAX_OBJECTS_PER_FRAME,
+                f"objects_per_frame must be in [0, {MAX_OBJECTS_PER_FRAME}], got {self.objects_per_frame}")
+        require(not (self.sequence and self.objects_per_frame), "objects_per_frame needs sequence false "
+                                                                  "(a sequence keeps one layout)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,10 +83,13 @@ class DemoScene:
 
 def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_INTRINSICS,
                   models_per_category: int = 4, min_depth_pixels: int = 64, sequence: bool = False,
-                  shuffle_ids: bool = False) -> list[DemoScene]:
+                  shuffle_ids: bool = False, objects_per_frame: int = 0) -> list[DemoScene]:
     """Render `count` random scenes with the project's synthetic generator; with `sequence`, `count`
     frames of one layout from a hand-held camera circling it at 30 Hz (data/scene.py OrbitCamera).
-    `shuffle_ids` gives every frame's objects new instance ids (values 1..255, seeded)."""
+    `shuffle_ids` gives every frame's objects new instance ids (values 1..255, seeded).
+    `objects_per_frame` N > 0: every scene keeps exactly N labelled objects (the first N by instance id;
+    the others leave the mask and the truth, their pixels stay in the images as clutter); layouts that
+    end up with fewer are drawn again (from the same seeded stream, so the scenes stay reproducible)."""
     from ..data.render import Renderer  # lazy: moderngl + EGL only where scenes are made
     from ..data.scene import OrbitCamera, ShapePool, make_layout, random_light, render_frame
 
@@ -89,14 +100,29 @@ def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_
     if sequence:
         layout = make_layout(rng, pool)
         orbit, light = OrbitCamera.random(rng), random_light(rng)
-    scenes = []
+    if not 0 <= objects_per_frame <= MAX_OBJECTS_PER_FRAME or (sequence and objects_per_frame):
+        raise ConfigError(f"objects_per_frame {objects_per_frame}: 0, or 1..{MAX_OBJECTS_PER_FRAME} without sequence")
+    # one more object than asked for leaves room for one lost to occlusion or the table's edge
+    num_objects = ((objects_per_frame, min(objects_per_frame + 1, MAX_OBJECTS_PER_FRAME)) if objects_per_frame
+                   else (3, MAX_OBJECTS_PER_FRAME))
+    scenes: list[DemoScene] = []
+    attempts = 0
     try:
-        for k in range(count):
+        while len(scenes) < count:
+            k = len(scenes)
+            attempts += 1
+            if attempts > 50 * count:
+                raise RuntimeError(f"{count} scenes with {objects_per_frame} labelled objects were not found in "
+                                   f"{attempts - 1} layouts (min_depth_pixels {min_depth_pixels})")
             if orbit is not None:
                 synthetic = render_frame(renderer, layout, rng, camera=orbit.pose(k / 30.0), light=light)
             else:
-                synthetic = render_frame(renderer, make_layout(rng, pool), rng)
+                synthetic = render_frame(renderer, make_layout(rng, pool, num_objects=num_objects), rng)
             labelled = [a for a in synthetic.annotations if a.valid_depth_pixels >= min_depth_pixels]
+            if objects_per_frame:
+                if len(labelled) < objects_per_frame:
+                    continue
+                labelled = sorted(labelled, key=lambda a: a.instance_id)[:objects_per_frame]
             ids = np.where(synthetic.mask == 255, 0, synthetic.mask).astype(np.uint16)
             keep = np.isin(ids, [a.instance_id for a in labelled])
             truth = tuple(PoseEstimate(instance_id=a.instance_id, category=a.category, score=1.0,
@@ -214,7 +240,7 @@ class DemoCamera(Node):
             self.get_logger().info(f"rendering {cfg.scenes} scenes (seed {cfg.seed})")
             scenes = render_scenes(cfg.scenes, cfg.seed, models_per_category=cfg.models_per_category,
                                    min_depth_pixels=cfg.min_depth_pixels, sequence=cfg.sequence,
-                                   shuffle_ids=cfg.shuffle_ids)
+                                   shuffle_ids=cfg.shuffle_ids, objects_per_frame=cfg.objects_per_frame)
         self.scenes = list(scenes)
         self._messages = [scene_messages(s, cfg.frame_id, cfg.mask_mode) for s in self.scenes]
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
