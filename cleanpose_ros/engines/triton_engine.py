@@ -60,6 +60,25 @@ def _grpc():  # lazy: the client is an optional dependency (requirements/runtime
     return grpcclient, InferenceServerException
 
 
+def batch_executions(stats: Any) -> dict[int, int]:
+    """{batch size: executions} from a tritonclient.grpc ModelStatisticsResponse (cumulative since the server
+    started: a load test takes the difference of two reads, `executions_between`)."""
+    counts: dict[int, int] = {}
+    for model in stats.model_stats:
+        for b in model.batch_stats:
+            counts[int(b.batch_size)] = counts.get(int(b.batch_size), 0) + int(b.compute_infer.count)
+    return counts
+
+
+def executions_between(before: Mapping[int, int], after: Mapping[int, int]) -> dict[int, int]:
+    """The executions per batch size that happened between two `batch_executions` reads (sizes without any
+    left out)."""
+    between = {size: count - before.get(size, 0) for size, count in after.items()}
+    if any(v < 0 for v in between.values()):
+        raise ValueError("the second read has fewer executions than the first (a restarted server?)")
+    return {size: count for size, count in sorted(between.items()) if count > 0}
+
+
 def model_mismatch(metadata: Any, max_batch_size: int, inputs: list[TensorEntry], outputs: list[TensorEntry]
                    ) -> list[str]:
     """What differs between a served model (tritonclient.grpc ModelMetadataResponse and its config's
@@ -273,11 +292,7 @@ class TritonEngine:
             stats = client.get_inference_statistics(self.model, client_timeout=CHECK_TIMEOUT_S)
         except self._server_exception as e:
             raise EngineError("engine_error", f"statistics of {self.model!r} at {self.url}: {e.message()}") from None
-        counts: dict[int, int] = {}
-        for model in stats.model_stats:
-            for b in model.batch_stats:
-                counts[int(b.batch_size)] = counts.get(int(b.batch_size), 0) + int(b.compute_infer.count)
-        return counts
+        return batch_executions(stats)
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from cleanpose_ros.core.pipeline import Pipeline
 from cleanpose_ros.engines.config import EngineConfig
 from cleanpose_ros.engines.factory import build_engine, build_pipeline
 from cleanpose_ros.engines.onnx_engine import OnnxEngine
-from cleanpose_ros.engines.triton_engine import BACKOFF_MIN_S, TritonEngine, model_mismatch
+from cleanpose_ros.engines.triton_engine import BACKOFF_MIN_S, TritonEngine, executions_between, model_mismatch
 from cleanpose_ros.verification.parity import compare_pipelines, parity_frames
 from test.engines.conftest import parity_frame_source
 from test.support.processes import ROOT
@@ -110,13 +110,21 @@ def test_concurrent_clients_are_batched_by_the_server(server, onnx_engine):
         t.join(timeout=120)
     assert not errors, errors
     after = engines[0].inference_statistics()
-    formed = {b: after.get(b, 0) - before.get(b, 0) for b in after if after.get(b, 0) > before.get(b, 0)}
+    formed = executions_between(before, after)
     print(f"batch sizes the server formed (objects: executions): {formed}; largest output difference from "
           f"one-client calls {worst[0]:.2e}")
     assert sum(b * n for b, n in formed.items()) == clients * rounds * per_request
     assert max(formed) > per_request, formed
     # joined requests run as one bigger batch: float rounding may differ a little from the 3-object calls
     assert worst[0] <= 1e-4
+
+
+def test_executions_between_two_statistics_reads():
+    """Triton's statistics are cumulative: a load test's window is the difference of two reads."""
+    assert executions_between({5: 10, 10: 2}, {5: 14, 10: 2, 15: 3}) == {5: 4, 15: 3}
+    assert executions_between({}, {3: 1}) == {3: 1}
+    with pytest.raises(ValueError, match="restarted"):
+        executions_between({5: 10}, {5: 1})
 
 
 def test_server_down_is_refused_without_hammering_then_the_same_engine_recovers(server, onnx_engine):
