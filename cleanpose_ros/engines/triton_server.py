@@ -39,6 +39,9 @@ _NUMPY = {"TYPE_FP32": np.float32, "TYPE_INT64": np.int64, "TYPE_FP16": np.float
           "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_}
 #: set in the environment of the re-executed server process (see ensure_libpython_on_library_path)
 _REEXEC_MARK = "CLEANPOSE_TRITON_LIBPATH_SET"
+#: how long Triton may take to unload the models at a stop. Normally ~5 s; on a saturated machine (8 cameras and
+#: their nodes on 2 cores) 5 s was too short: Triton then exits at once and leaves a model's stub process behind.
+EXIT_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class CleanPoseTritonServer:
         o = self.options
         config = TritonConfig(grpc_address=o.address, grpc_port=o.grpc_port, http_address=o.address,
                               http_port=o.http_port, metrics_address=o.address, metrics_port=o.metrics_port,
-                              log_verbose=0, exit_timeout_secs=5)
+                              log_verbose=0, exit_timeout_secs=EXIT_TIMEOUT_S)
         security = TritonSecurityConfig(restricted_endpoints=[e for e in DEFAULT_PROTECTED_ENDPOINTS if e != "statistics"])
         triton = Triton(config=config, security_config=security)
         models = {o.model_name: network_infer_function(self.engine), **self._extra}
@@ -168,6 +171,47 @@ class CleanPoseTritonServer:
         if self._triton is not None:
             self._triton.stop()
             self._triton = None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...), from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))  # field 4: the parent's pid
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def kill_leftovers(pids: Sequence[int], grace_s: float = 3.0) -> list[int]:
+    """SIGKILL those of `pids` still alive after `grace_s` (processes a stopped server should have ended);
+    the ones killed."""
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"  # a zombie has ended; its parent only has not reaped it
+
+    deadline = time.monotonic() + grace_s
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed = []
+    for pid in pids:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+    return killed
 
 
 def serve(options: ServeOptions, extra: Mapping[str, Callable[..., Any]] | None = None,
@@ -198,6 +242,12 @@ def serve(options: ServeOptions, extra: Mapping[str, Callable[..., Any]] | None 
             + f" (started in {time.monotonic() - start:.1f} s)")
         why = server.wait(stop)
     finally:
+        # tritonserver and the models' stub processes, recorded before the stop: a forced Triton exit (exit
+        # timeout) leaves stubs orphaned, which would hold memory and CPU after this command ended
+        spawned = descendants(os.getpid())
         server.stop()
+        killed = kill_leftovers(spawned)
+        if killed:
+            log(f"killed {len(killed)} process(es) the server left behind: {killed}")
     log(f"stopped: {why}")
     return 0 if why == "stop requested" else 1
