@@ -68,17 +68,13 @@ class SetupResult:
 
 
 def session_cpu_seconds() -> dict[int, float]:
-    """{session id: CPU seconds (user + system) of its live processes} from /proc (Linux): a child started in a
-    session of its own is counted with everything it started (the server's tritonserver)."""
-    ticks = os.sysconf("SC_CLK_TCK")
+    """{session id: CPU seconds of its live processes}: a child started in a session of its own is counted with
+    everything it started (the server's tritonserver)."""
+    from cleanpose_ros.core.proc_table import process_table
+
     totals: dict[int, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        session, cpu = int(fields[3]), (int(fields[11]) + int(fields[12])) / ticks  # stat fields 6, 14, 15
-        totals[session] = totals.get(session, 0.0) + cpu
+    for p in process_table().values():
+        totals[p.session] = totals.get(p.session, 0.0) + p.cpu_seconds
     return totals
 
 

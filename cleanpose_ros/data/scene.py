@@ -184,7 +184,11 @@ def _distractor_mesh(rng: np.random.Generator) -> trimesh.Trimesh:
                                   major_sections=24, minor_sections=10)
 
 
-def make_layout(rng: np.random.Generator, pool: ShapePool, num_objects: tuple[int, int] = (3, 6),
+#: how many objects a random layout places on the table (fewer when there is no room), both ends included
+OBJECTS_PER_LAYOUT = (3, 6)
+
+
+def make_layout(rng: np.random.Generator, pool: ShapePool, num_objects: tuple[int, int] = OBJECTS_PER_LAYOUT,
                 num_distractors: tuple[int, int] = (2, 6), area_radius_m: float = 0.32) -> SceneLayout:
     """Random non-intersecting placement of objects and distractors on the table."""
     n_obj = int(rng.integers(num_objects[0], num_objects[1] + 1))

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..core.errors import ConfigError
+from ..core.proc_table import descendants, process_stat
 from .config import EngineConfig
 from .triton_repository import TensorEntry, tensor_entries, triton_dims
 
@@ -173,32 +174,12 @@ class CleanPoseTritonServer:
             self._triton = None
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid` (children, their children, ...), from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))  # field 4: the parent's pid
-    found, todo = [], list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
-
-
 def kill_leftovers(pids: Sequence[int], grace_s: float = 3.0) -> list[int]:
     """SIGKILL those of `pids` still alive after `grace_s` (processes a stopped server should have ended);
     the ones killed."""
     def alive(pid: int) -> bool:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"  # a zombie has ended; its parent only has not reaped it
+        stat = process_stat(pid)
+        return stat is not None and stat.alive  # a zombie has ended; its parent only has not reaped it
 
     deadline = time.monotonic() + grace_s
     while any(alive(p) for p in pids) and time.monotonic() < deadline:

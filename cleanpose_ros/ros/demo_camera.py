@@ -34,8 +34,6 @@ TOPIC_GROUND_TRUTH = "ground_truth/detections"
 #: sequence mode: the optical frame's pose in the world (what odometry would give), frame id WORLD_FRAME
 TOPIC_CAMERA_POSE = "camera_pose"
 WORLD_FRAME = "world"
-#: the most objects the scene generator places on its table (data/scene.py make_layout)
-MAX_OBJECTS_PER_FRAME = 6
 
 
 @dataclass(frozen=True)
@@ -61,10 +59,7 @@ class DemoCameraConfig:
         require(bool(self.frame_id), "frame_id must not be empty")
         require(self.min_depth_pixels >= 0, "min_depth_pixels must be >= 0")
         require(self.models_per_category >= 1, "models_per_category must be >= 1")
-        require(0 <= self.objects_per_frame <= MAX_OBJECTS_PER_FRAME,
-                f"objects_per_frame must be in [0, {MAX_OBJECTS_PER_FRAME}], got {self.objects_per_frame}")
-        require(not (self.sequence and self.objects_per_frame), "objects_per_frame needs sequence false "
-                                                                  "(a sequence keeps one layout)")
+        require(self.objects_per_frame >= 0, f"objects_per_frame must be >= 0, got {self.objects_per_frame}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +86,7 @@ def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_
     the others leave the mask and the truth, their pixels stay in the images as clutter); layouts that
     end up with fewer are drawn again (from the same seeded stream, so the scenes stay reproducible)."""
     from ..data.render import Renderer  # lazy: moderngl + EGL only where scenes are made
-    from ..data.scene import OrbitCamera, ShapePool, make_layout, random_light, render_frame
+    from ..data.scene import OBJECTS_PER_LAYOUT, OrbitCamera, ShapePool, make_layout, random_light, render_frame
 
     pool = ShapePool(seed, models_per_category)
     renderer = Renderer(intrinsics)
@@ -100,11 +95,12 @@ def render_scenes(count: int, seed: int, intrinsics: CameraIntrinsics = REAL275_
     if sequence:
         layout = make_layout(rng, pool)
         orbit, light = OrbitCamera.random(rng), random_light(rng)
-    if not 0 <= objects_per_frame <= MAX_OBJECTS_PER_FRAME or (sequence and objects_per_frame):
-        raise ConfigError(f"objects_per_frame {objects_per_frame}: 0, or 1..{MAX_OBJECTS_PER_FRAME} without sequence")
+    most = OBJECTS_PER_LAYOUT[1]
+    if not 0 <= objects_per_frame <= most or (sequence and objects_per_frame):
+        raise ConfigError(f"objects_per_frame {objects_per_frame}: 0, or 1..{most} without sequence (a sequence "
+                          "keeps one layout)")
     # one more object than asked for leaves room for one lost to occlusion or the table's edge
-    num_objects = ((objects_per_frame, min(objects_per_frame + 1, MAX_OBJECTS_PER_FRAME)) if objects_per_frame
-                   else (3, MAX_OBJECTS_PER_FRAME))
+    num_objects = (objects_per_frame, min(objects_per_frame + 1, most)) if objects_per_frame else OBJECTS_PER_LAYOUT
     scenes: list[DemoScene] = []
     attempts = 0
     try:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 
-from cleanpose_ros.engines.triton_server import descendants, kill_leftovers
+from cleanpose_ros.core.proc_table import descendants, process_table
+from cleanpose_ros.engines.triton_server import kill_leftovers
 
 
 def test_descendants_are_found_to_the_grandchildren_and_leftovers_are_killed() -> None:
@@ -43,15 +44,4 @@ def test_processes_that_end_within_the_grace_time_are_not_killed() -> None:
 
 
 def _live_pids() -> set[int]:
-    from pathlib import Path
-
-    pids = set()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z":
-                pids.add(int(d.name))
-    return pids
+    return {p.pid for p in process_table().values() if p.alive}
