@@ -19,7 +19,7 @@ from vision_msgs.msg import Detection3DArray  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from cleanpose_ros.interop import converters  # noqa: E402
-from test.support.processes import start_python, stop  # noqa: E402
+from test.support.processes import start_python, stop, stop_all  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -96,6 +96,5 @@ def test_outputs_recover_from_camera_and_node_restarts_and_a_200_hz_burst(consum
         stamps = [s for s in consumer.stamps if s > mark]
         assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # never an older or repeated frame
     finally:
-        for p in procs:
-            out = stop(p)
+        for out in stop_all(procs):
             assert "Traceback" not in out, out[-2000:]

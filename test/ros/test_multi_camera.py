@@ -17,7 +17,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from vision_msgs.msg import Detection3DArray  # noqa: E402
 
 from cleanpose_ros.interop import converters  # noqa: E402
-from test.support.processes import node_diagnostics, start_python, stop  # noqa: E402
+from test.support.processes import node_diagnostics, start_python, stop, stop_all  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 CAMERAS = ("cam0", "cam1")
@@ -67,8 +67,7 @@ def test_two_cameras_are_served_by_one_node_and_batched(node_weights):
         assert not (inputs["cam0"] & inputs["cam1"]), "the two cameras' stamps must differ for this test to mean anything"
         assert max(batched) > 1.0, f"never more than one camera per engine call: {batched[-5:]}"
     finally:
-        for p in procs:
-            out = stop(p)
+        for out in stop_all(procs):
             assert "Traceback" not in out, out[-2000:]
         probe.destroy_node()
         rclpy.shutdown()

@@ -44,6 +44,12 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> str:
     return out
 
 
+def stop_all(procs: list[subprocess.Popen], timeout: float = 10.0) -> list[str]:
+    """Stop every child (in order) and return their outputs. Check the outputs only after this: an assertion
+    between two stops would leave the rest running, publishing into the next tests' ROS domain."""
+    return [stop(p, timeout) for p in procs]
+
+
 def start_node_and_camera(weights: str | Path, rate_hz: float, threads: int = 1, engine: str = "torch",
                           scenes: int = 4, parallel_batches: int = 1) -> tuple[subprocess.Popen, subprocess.Popen]:
     """cleanpose_node (status log off) and demo_camera as child processes, like a deployment."""
