@@ -12,8 +12,10 @@
 # Sizes come from the environment, so the same script is tested on a CPU with tiny ones
 # (test/training/test_gpu_campaign.py): CAMPAIGN_FRAMES (default 12000), CAMPAIGN_TEST_FRAMES (100),
 # CAMPAIGN_TEACHER_STEPS (300), CAMPAIGN_DEVICE (auto), CAMPAIGN_MODELS ("lite mid"), CAMPAIGN_TOTAL_S
-# (MINUTES * 60), CAMPAIGN_PROBE_S (20: seconds of the step-rate probe), PYTHON (python3, or
-# .venv/bin/python here), CAMPAIGN_DATA (data/campaign: where the generated data goes). On the device: the generator needs moderngl + glcontext (carry them as
+# (MINUTES * 60), CAMPAIGN_PROBE_S (20: seconds of the step-rate probe), CAMPAIGN_STEPS (unset: steps from the
+# probed rate and the time share; a number: exactly that many steps per model, no probe, no time limit),
+# CAMPAIGN_TRAIN_ARGS (more cleanpose-train options for every training run, e.g. "--no-compile --workers 0" on a
+# small CPU, where torch.compile alone takes minutes), PYTHON (python3, or .venv/bin/python here), CAMPAIGN_DATA (data/campaign: where the generated data goes). On the device: the generator needs moderngl + glcontext (carry them as
 # wheels, see docs/training.md "GPU campaign") and the GL loaders of the device README.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,27 +60,36 @@ log "data ready; $(left_s) s left"
 
 n_models=$(echo "$MODELS" | wc -w)
 i=0
+skipped=""
 for model in $MODELS; do
   i=$((i + 1))
   # each model gets an equal share of what is left, minus a reserve for its evaluation
-  budget_s=$(( ($(left_s) - 40 * (n_models - i + 1)) / (n_models - i + 1) ))
-  [ "$budget_s" -gt 10 ] || { log "no time left for $model"; continue; }
   run="$OUT/runs/$model"
   cfg="config/train/gpu/$model.yaml"
-  # probe the step rate, then size one LR triangle to end with the budget
-  "$PY" -m cleanpose_ros.tools.train --config "$cfg" --out "$run.probe" --data "$DATA/train" \
-    --teacher "$DATA/teacher_pointnet.pt" \
-    --minutes "$("$PY" -c "import sys; print(int(sys.argv[1]) / 60)" "$PROBE_S")" --no-progress \
-    --steps 100000 > "$OUT/probe_$model.log" 2>&1
-  rate=$("$PY" -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(max(1e-3, 1/float(r[-1]['sec_per_step'])))" \
-    "$run.probe/metrics.csv")
-  steps=$("$PY" -c "import sys; print(max(4, int(float(sys.argv[1]) * (int(sys.argv[2]) - int(sys.argv[3])) * 0.9)))" \
-    "$rate" "$budget_s" "$PROBE_S")
-  rm -rf "$run.probe"
-  log "$model: $rate steps/s -> $steps steps in ${budget_s}s"
+  if [ -n "${CAMPAIGN_STEPS:-}" ]; then
+    # a fixed number of steps: no probe and no time limit, so the result does not depend on the machine's speed
+    steps="$CAMPAIGN_STEPS"
+    minutes=()
+    log "$model: fixed $steps steps"
+  else
+    budget_s=$(( ($(left_s) - 40 * (n_models - i + 1)) / (n_models - i + 1) ))
+    [ "$budget_s" -gt 10 ] || { log "no time left for $model"; skipped="$skipped $model"; continue; }
+    # probe the step rate, then size one LR triangle to end with the budget
+    "$PY" -m cleanpose_ros.tools.train --config "$cfg" --out "$run.probe" --data "$DATA/train" \
+      --teacher "$DATA/teacher_pointnet.pt" ${CAMPAIGN_TRAIN_ARGS:-} \
+      --minutes "$("$PY" -c "import sys; print(int(sys.argv[1]) / 60)" "$PROBE_S")" --no-progress \
+      --steps 100000 > "$OUT/probe_$model.log" 2>&1
+    rate=$("$PY" -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(max(1e-3, 1/float(r[-1]['sec_per_step'])))" \
+      "$run.probe/metrics.csv")
+    steps=$("$PY" -c "import sys; print(max(4, int(float(sys.argv[1]) * (int(sys.argv[2]) - int(sys.argv[3])) * 0.9)))" \
+      "$rate" "$budget_s" "$PROBE_S")
+    rm -rf "$run.probe"
+    minutes=(--minutes "$("$PY" -c "import sys; print(max(0.05, (int(sys.argv[1]) - int(sys.argv[2])) / 60))" "$budget_s" "$PROBE_S")")
+    log "$model: $rate steps/s -> $steps steps in ${budget_s}s"
+  fi
   "$PY" -m cleanpose_ros.tools.train --config "$cfg" --out "$run" --data "$DATA/train" \
-    --teacher "$DATA/teacher_pointnet.pt" --steps "$steps" --half-cycle-steps $(( (steps + 1) / 2 )) \
-    --minutes "$("$PY" -c "import sys; print(max(0.05, (int(sys.argv[1]) - int(sys.argv[2])) / 60))" "$budget_s" "$PROBE_S")" --no-progress --export "$OUT/cleanpose_${model}_gpu.pt" \
+    --teacher "$DATA/teacher_pointnet.pt" ${CAMPAIGN_TRAIN_ARGS:-} --steps "$steps" --half-cycle-steps $(( (steps + 1) / 2 )) \
+    "${minutes[@]}" --no-progress --export "$OUT/cleanpose_${model}_gpu.pt" \
     > "$OUT/train_$model.log" 2>&1
   cp "$run/metrics.csv" "$OUT/metrics_$model.csv"
   "$PY" -m cleanpose_ros.tools.evaluate --data "$DATA/test" --split test --weights "$OUT/cleanpose_${model}_gpu.pt" \
@@ -90,4 +101,6 @@ for model in $MODELS; do
   rm -rf "$run/checkpoints"  # the exported weights stay; checkpoints would overflow what comes back
   log "$model done: $(grep -E '^mean' "$OUT/eval_$model/metrics.txt" | head -1)"
 done
+# a model that got no time is a failed campaign, said here rather than found missing later
+[ -z "$skipped" ] || { log "campaign incomplete: no time for$skipped"; exit 1; }
 log "campaign finished"

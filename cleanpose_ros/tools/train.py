@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(e.g. weights/cleanpose_lite.pt)")
     parser.add_argument("--half-cycle-steps", type=int, help="override the config's LR half cycle")
     parser.add_argument("--minutes", type=float, help="stop after this much wall time (checkpoint at the step reached)")
+    parser.add_argument("--no-compile", action="store_true", help="override the config's compile: false (torch.compile "
+                        "takes minutes on a CPU, longer than a short run)")
+    parser.add_argument("--workers", type=int, help="override the config's num_workers (data loader processes)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -106,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_train_config(args.config)
         if args.steps is not None:
             cfg = replace(cfg, steps=args.steps)
+        if args.no_compile:
+            cfg = replace(cfg, compile=False)
+        if args.workers is not None:
+            cfg = replace(cfg, num_workers=args.workers)
         if args.half_cycle_steps is not None:
             cfg = replace(cfg, optim=replace(cfg.optim, half_cycle_steps=args.half_cycle_steps))
         if args.data:
