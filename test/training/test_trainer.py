@@ -143,6 +143,25 @@ def test_compact_training_state_resumes(tiny_dataset, tmp_path) -> None:
     assert resumed.step == 5
 
 
+def test_weights_only_file_resumes_at_its_step_with_fresh_optimiser(tiny_dataset, tmp_path) -> None:
+    """How phase 4 went on past 40,000 (config/train/lite_orient.yaml): --resume-from a deployable weights file
+    (no optimiser) takes its step, weights and confounder queue; Adam starts empty and the run continues."""
+    from cleanpose_ros.tools.train import export_weights
+
+    trainer = _trainer(tiny_dataset, tmp_path / "a", steps=3)
+    weights_file = export_weights(trainer.run(progress=False), tmp_path / "weights.pt")
+    resumed = _trainer(tiny_dataset, tmp_path / "b", steps=5)
+    resumed.resume(weights_file)
+    assert resumed.step == 3 and resumed.optimizer.state_dict()["state"] == {}
+    for (name, a), b in zip(trainer.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name  # weights and buffers (the queue among them)
+    assert any("queue" in name for name in resumed.model.state_dict())
+    before = {k: v.clone() for k, v in resumed.model.state_dict().items()}
+    resumed.run(progress=False)
+    assert resumed.step == 5 and resumed.optimizer.state_dict()["state"]
+    assert any(not torch.equal(before[k], v) for k, v in resumed.model.state_dict().items())
+
+
 def test_time_budget_stops_with_a_checkpoint_and_cached_source_trains(tiny_dataset, tmp_path) -> None:
     """--minutes: the run stops once the budget is spent, with a checkpoint at the step reached; a
     `cache: true` source builds its sample cache and trains from it."""
