@@ -32,7 +32,7 @@ data() {  # the generator skips frames that are already complete
 }
 
 # the phase-4 step of the shipped weights (weights/README.md); the committed training state is at this step
-SHIPPED_STEP=28000
+SHIPPED_STEP=44000
 
 train() {  # phase 4 (reference objective) up to STEPS, resuming runs/lite_orient or the committed state
   local steps="${1:-$SHIPPED_STEP}"
@@ -46,7 +46,12 @@ train_from_scratch() {  # phases 1-3 (legacy objective, runs/lite) give phase 4'
   "$BIN/cleanpose-train" --config config/train/lite_synthetic_phase2.yaml --out runs/lite
   "$BIN/cleanpose-train" --config config/train/lite_synthetic_phase3.yaml --out runs/lite \
     --export weights/history/cleanpose_lite_legacy_step6000.pt
-  "$BIN/cleanpose-train" --config config/train/lite_orient.yaml --out runs/lite_orient --steps "$SHIPPED_STEP"
+  # phase 4 as it was trained: to 40,000, whose optimiser state was not kept, then on from its weights and queue
+  # with fresh Adam moments (config/train/lite_orient.yaml, steps)
+  "$BIN/cleanpose-train" --config config/train/lite_orient.yaml --out runs/lite_orient_to40000 --steps 40000 \
+    --export weights/history/cleanpose_lite_orient_step40000.pt
+  "$BIN/cleanpose-train" --config config/train/lite_orient.yaml --out runs/lite_orient --steps "$SHIPPED_STEP" \
+    --resume-from weights/history/cleanpose_lite_orient_step40000.pt
   bash scripts/ship_weights.sh "$SHIPPED_STEP"
 }
 
