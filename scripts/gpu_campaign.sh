@@ -15,7 +15,8 @@
 # (MINUTES * 60), CAMPAIGN_PROBE_S (20: seconds of the step-rate probe), CAMPAIGN_STEPS (unset: steps from the
 # probed rate and the time share; a number: exactly that many steps per model, no probe, no time limit),
 # CAMPAIGN_TRAIN_ARGS (more cleanpose-train options for every training run, e.g. "--no-compile --workers 0" on a
-# small CPU, where torch.compile alone takes minutes), PYTHON (python3, or .venv/bin/python here), CAMPAIGN_DATA (data/campaign: where the generated data goes). On the device: the generator needs moderngl + glcontext (carry them as
+# small CPU, where torch.compile alone takes minutes), PYTHON (python3, or .venv/bin/python here), CAMPAIGN_DATA
+# (data/campaign: where the generated data goes). On the device: the generator needs moderngl + glcontext (carry them as
 # wheels, see docs/training.md "GPU campaign") and the GL loaders of the device README.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,7 +64,6 @@ i=0
 skipped=""
 for model in $MODELS; do
   i=$((i + 1))
-  # each model gets an equal share of what is left, minus a reserve for its evaluation
   run="$OUT/runs/$model"
   cfg="config/train/gpu/$model.yaml"
   if [ -n "${CAMPAIGN_STEPS:-}" ]; then
@@ -72,6 +72,7 @@ for model in $MODELS; do
     minutes=()
     log "$model: fixed $steps steps"
   else
+    # each model gets an equal share of what is left, minus a reserve for its evaluation
     budget_s=$(( ($(left_s) - 40 * (n_models - i + 1)) / (n_models - i + 1) ))
     [ "$budget_s" -gt 10 ] || { log "no time left for $model"; skipped="$skipped $model"; continue; }
     # probe the step rate, then size one LR triangle to end with the budget

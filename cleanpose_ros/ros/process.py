@@ -48,8 +48,8 @@ def run_node(make_node: Callable[[], N], name: str, argv: Sequence[str] | None =
              before_destroy: Callable[[N], None] | None = None) -> int:
     """The main() of every executable of the ROS layer: Fast DDS profile, rclpy without its signal
     handlers, the node (a CleanPoseError while building it -> one line on stderr and exit code 2, no
-    traceback), spin until Ctrl-C / SIGTERM (polled, see StopRequest) / shutdown, `before_destroy(node)` (stop workers, log a
-    summary) while the context is still valid, then a clean shutdown. Returns the exit code."""
+    traceback), spin until Ctrl-C / SIGTERM (polled, see StopRequest) / shutdown, `before_destroy(node)`
+    (stop workers, log a summary) while the context is still valid, then a clean shutdown. Returns the exit code."""
     ensure_fastdds_profile()
     stop = init_rclpy_keeping_context_on_signals(argv)
     try:
@@ -63,7 +63,7 @@ def run_node(make_node: Callable[[], N], name: str, argv: Sequence[str] | None =
     try:
         while stop.signum is None and rclpy.ok():
             executor.spin_once(timeout_sec=STOP_POLL_S)
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:  # the context was shut down from outside; signals no longer raise
         pass
     finally:
         if before_destroy is not None:
